@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Everyone is a buyer; merchant staff and curators are roles on top."""
+
+    email = models.EmailField(_("email"), unique=True)
+    display_name = models.CharField(_("display name"), max_length=60)
+    avatar = models.ImageField(_("avatar"), upload_to="avatars/%Y/%m/", blank=True)
+    bio = models.CharField(_("bio"), max_length=280, blank=True)
+    invite_code_used = models.CharField(_("invite code"), max_length=32, blank=True)
+    invite_code = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    preferred_language = models.CharField(max_length=10, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["display_name"]
+
+    class Meta:
+        permissions = [("curator", "Can screen products, merchants and reports")]
+
+    def __str__(self) -> str:
+        return self.display_name or self.email
+
+    @property
+    def is_curator(self) -> bool:
+        return bool(self.is_active and (self.is_superuser or self.has_perm("accounts.curator")))
+
+
+class ApiToken(models.Model):
+    """A personal access token. Only a SHA-256 of the secret is stored; it is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=60)
+    prefix = models.CharField(max_length=12, unique=True)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+
+class AuditLog(models.Model):
+    """Security-relevant events: sign-ins, failures, lockouts, token changes."""
+
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=40)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.user_id}"

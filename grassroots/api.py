@@ -1,0 +1,88 @@
+"""API v1: one NinjaAPI, one router per app, one error shape."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from grassroots.core.api_auth import api_auth
+from grassroots.core.errors import RateLimited, ServiceError
+
+api = NinjaAPI(
+    title="Grassroots API",
+    version="1.0.0",
+    description="Social e-commerce: curated supply, shops, orders. Errors are "
+    '`{"code": ..., "message": ..., "fields": {...}}`. Lists are cursor-paginated.',
+    urls_namespace="api-v1",
+    auth=api_auth,
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, fields: dict | None = None) -> HttpResponse:
+    return api.create_response(request, {"code": code, "message": message, "fields": fields or {}}, status=status)
+
+
+@api.exception_handler(ServiceError)
+def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    response = _error(request, exc.status, exc.code, exc.message, exc.fields)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    fields: dict[str, str] = {}
+    for error in exc.errors:
+        loc = [
+            str(part)
+            for part in error.get("loc", ())
+            if part not in ("body", "query", "path", "form", "payload", "file")
+        ]
+        fields[".".join(loc) or "request"] = str(error.get("msg", "invalid"))
+    return _error(request, 422, "invalid", "The request is not valid.", fields)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "unauthenticated", "Sign in or send a valid API token.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = str(exc) if str(exc).replace("_", "").isalnum() else "error"
+    messages = {
+        "invalid_token": "The API token is not valid.",
+        "csrf_failed": "CSRF check failed; send the X-CSRFToken header or use a token.",
+    }
+    return _error(request, exc.status_code, code, messages.get(code, str(exc)))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "not_found", "Not found.")
+
+
+@api.exception_handler(DjangoPermissionDenied)
+def on_forbidden(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpResponse:
+    return _error(request, 403, "forbidden", "You may not do this.")
+
+
+def _register_routers() -> None:
+    from grassroots.accounts.api import router as accounts_router
+    from grassroots.catalog.api import router as catalog_router
+    from grassroots.curation.api import router as curation_router
+    from grassroots.merchants.api import router as merchants_router
+
+    api.add_router("/accounts/", accounts_router)
+    api.add_router("/merchants/", merchants_router)
+    api.add_router("/catalog/", catalog_router)
+    api.add_router("/curation/", curation_router)
+
+
+_register_routers()

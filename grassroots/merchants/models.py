@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Merchant(models.Model):
+    """A brand or supplier. Sells only once a curator has verified its documents."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("Applied")
+        VERIFIED = "verified", _("Verified")
+        REJECTED = "rejected", _("Rejected")
+        SUSPENDED = "suspended", _("Suspended")
+
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(max_length=140, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    brand_names = models.CharField(_("brands"), max_length=255, blank=True)
+    contact_email = models.EmailField(_("contact email"), blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.APPLIED, db_index=True)
+    status_reason = models.TextField(blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="MerchantMember", related_name="merchants")
+    created_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MerchantMember(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        STAFF = "staff", _("Staff")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "user"], name="uniq_merchant_member")]
+
+
+class MerchantDocument(models.Model):
+    class Kind(models.TextChoices):
+        BUSINESS_LICENCE = "business_licence", _("Business licence")
+        BRAND_AUTHORISATION = "brand_authorisation", _("Brand authorisation")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    file = models.FileField(upload_to="merchant-docs/%Y/%m/")
+    file_kind = models.CharField(max_length=10)  # "pdf" or "image", from the content
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class MerchantStatusChange(models.Model):
+    """Audit row written by every verification transition."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    action = models.CharField(max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

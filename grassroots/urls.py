@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.views.static import serve
+
+from grassroots.api import api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("grassroots.accounts.urls")),
+    path("merchants/", include("grassroots.merchants.urls")),
+    path("curation/", include("grassroots.curation.urls")),
+    path("", include("grassroots.catalog.urls")),
+]
+if settings.GRASSROOTS.get("SERVE_MEDIA", True):
+    # The embedded mode serves uploads itself; at scale they live on object storage.
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
