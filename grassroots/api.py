@@ -77,12 +77,22 @@ def _register_routers() -> None:
     from grassroots.accounts.api import router as accounts_router
     from grassroots.catalog.api import router as catalog_router
     from grassroots.curation.api import router as curation_router
+    from grassroots.coupons.api import router as coupons_router
+    from grassroots.ledger.api import router as ledger_router
     from grassroots.merchants.api import router as merchants_router
+    from grassroots.orders.api import router as orders_router
+    from grassroots.payments.api import router as payments_router
+    from grassroots.reviews.api import router as reviews_router
 
     api.add_router("/accounts/", accounts_router)
     api.add_router("/merchants/", merchants_router)
     api.add_router("/catalog/", catalog_router)
     api.add_router("/curation/", curation_router)
+    api.add_router("/orders/", orders_router)
+    api.add_router("/coupons/", coupons_router)
+    api.add_router("/payments/", payments_router)
+    api.add_router("/ledger/", ledger_router)
+    api.add_router("/reviews/", reviews_router)
 
 
 _register_routers()

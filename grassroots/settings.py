@@ -44,6 +44,11 @@ INSTALLED_APPS = [
     "grassroots.merchants",
     "grassroots.catalog",
     "grassroots.curation",
+    "grassroots.ledger",
+    "grassroots.payments",
+    "grassroots.orders",
+    "grassroots.coupons",
+    "grassroots.reviews",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("grassroots.accounts.urls")),
     path("merchants/", include("grassroots.merchants.urls")),
     path("curation/", include("grassroots.curation.urls")),
+    path("orders/", include("grassroots.orders.urls")),
+    path("coupons/", include("grassroots.coupons.urls")),
+    path("payments/", include("grassroots.payments.urls")),
+    path("ledger/", include("grassroots.ledger.urls")),
+    path("reviews/", include("grassroots.reviews.urls")),
     path("", include("grassroots.catalog.urls")),
 ]
 if settings.GRASSROOTS.get("SERVE_MEDIA", True):

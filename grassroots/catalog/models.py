@@ -108,7 +108,11 @@ class Sku(models.Model):
     options = models.JSONField(default=dict, blank=True)
     price_amount = models.BigIntegerField()
     currency = models.CharField(max_length=3, default="CNY")
+    # stock: free to sell; reserved: held by unpaid orders; sold: paid and not returned.
+    # Only conditional UPDATEs in catalog/stock.py change them, so their sum is conserved.
     stock = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    sold = models.IntegerField(default=0)
     is_active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
 
@@ -118,6 +122,8 @@ class Sku(models.Model):
             models.UniqueConstraint(fields=["product", "code"], name="uniq_sku_code_per_product"),
             models.CheckConstraint(condition=Q(price_amount__gt=0), name="sku_price_positive"),
             models.CheckConstraint(condition=Q(stock__gte=0), name="sku_stock_nonneg"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="sku_reserved_nonneg"),
+            models.CheckConstraint(condition=Q(sold__gte=0), name="sku_sold_nonneg"),
         ]
 
     def __str__(self) -> str:

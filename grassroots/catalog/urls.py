@@ -1,8 +1,9 @@
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
-from grassroots.catalog import views
+from grassroots.catalog import console_views, views
 
 app_name = "catalog"
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
+    *console_views.urlpatterns,
 ]
