@@ -76,8 +76,8 @@ def on_forbidden(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpRespo
 def _register_routers() -> None:
     from grassroots.accounts.api import router as accounts_router
     from grassroots.catalog.api import router as catalog_router
-    from grassroots.curation.api import router as curation_router
     from grassroots.coupons.api import router as coupons_router
+    from grassroots.curation.api import router as curation_router
     from grassroots.ledger.api import router as ledger_router
     from grassroots.merchants.api import router as merchants_router
     from grassroots.orders.api import router as orders_router

@@ -47,7 +47,9 @@ def product_transition(*, product: Product, action: str, actor_id: int | None, n
         updates: dict[str, object] = {"status": new_status, "is_listed": new_status in LISTED_STATUSES}
         if new_status == S.LISTED and locked.listed_at is None:
             updates["listed_at"] = timezone.now()
-        changed = Product.objects.filter(pk=locked.pk, status=locked.status).update(**updates, updated_at=timezone.now())
+        changed = Product.objects.filter(pk=locked.pk, status=locked.status).update(
+            **updates, updated_at=timezone.now()
+        )
         if changed != 1:
             PRODUCT_MACHINE.next_state(Product.objects.get(pk=locked.pk).status, action)
         ProductStatusChange.objects.create(
@@ -85,7 +87,12 @@ def product_screening_changes_requested(
     if product.status == S.LISTED:
         # The listed version stays up; the merchant answers with a new edit.
         ProductStatusChange.objects.create(
-            product=product, from_status=S.LISTED, to_status=S.LISTED, action="request_changes", actor_id=actor_id, note=note
+            product=product,
+            from_status=S.LISTED,
+            to_status=S.LISTED,
+            action="request_changes",
+            actor_id=actor_id,
+            note=note,
         )
         return product
     return product_transition(product=product, action="request_changes", actor_id=actor_id, note=note)
@@ -99,7 +106,12 @@ def product_screening_rejected(
         # Rejecting an edit discards the edit, not the approved product.
         ProductRevision.objects.filter(pk=revision.pk).update(state=ProductRevision.State.DISCARDED)
         ProductStatusChange.objects.create(
-            product=product, from_status=S.LISTED, to_status=S.LISTED, action="reject_revision", actor_id=actor_id, note=note
+            product=product,
+            from_status=S.LISTED,
+            to_status=S.LISTED,
+            action="reject_revision",
+            actor_id=actor_id,
+            note=note,
         )
         return product
     return product_transition(product=product, action="reject", actor_id=actor_id, note=note)
@@ -112,7 +124,11 @@ def revision_apply(*, revision: ProductRevision) -> None:
 
     product = revision.product
     payload = revision.payload
-    fields = {k: payload[k] for k in ("title_en", "title_zh", "brand", "origin", "description_md", "category_id") if k in payload}
+    fields = {
+        k: payload[k]
+        for k in ("title_en", "title_zh", "brand", "origin", "description_md", "category_id")
+        if k in payload
+    }
     if "description_md" in fields:
         fields["description_html"] = render_markdown(str(fields["description_md"]))
     for name, value in fields.items():

@@ -12,7 +12,11 @@ from grassroots.curation.models import ScreeningStage, Submission
 
 
 def submission_open(
-    *, product: Product, actor_id: int | None, reason: str = Submission.Reason.NEW, revision: ProductRevision | None = None
+    *,
+    product: Product,
+    actor_id: int | None,
+    reason: str = Submission.Reason.NEW,
+    revision: ProductRevision | None = None,
 ) -> Submission:
     """Start a pass through every active stage, in order. One open submission per product."""
     stages = list(ScreeningStage.objects.filter(is_active=True).order_by("position", "id"))
