@@ -7,8 +7,10 @@ from django.test import Client
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):  # type: ignore[no-untyped-def]
+def _test_settings(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

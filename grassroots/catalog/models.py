@@ -113,6 +113,8 @@ class Sku(models.Model):
     stock = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
     sold = models.IntegerField(default=0)
+    # Most units one buyer may hold across unpaid and paid orders; 0 means no limit.
+    max_per_user = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
 

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from grassroots.core.storage import get_private_storage
+
 
 class ScreeningStage(models.Model):
     """Stages are data: operators add, reorder or retire them without a deploy."""
@@ -92,7 +94,7 @@ class Evidence(models.Model):
     report = models.ForeignKey(
         "ProductReport", null=True, blank=True, on_delete=models.CASCADE, related_name="evidence"
     )
-    file = models.FileField(upload_to="evidence/%Y/%m/")
+    file = models.FileField(upload_to="evidence/%Y/%m/", storage=get_private_storage)
     file_kind = models.CharField(max_length=10)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from grassroots.core.storage import get_private_storage
+
 
 class Merchant(models.Model):
     """A brand or supplier. Sells only once a curator has verified its documents."""
@@ -50,7 +52,7 @@ class MerchantDocument(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(max_length=30, choices=Kind.choices)
-    file = models.FileField(upload_to="merchant-docs/%Y/%m/")
+    file = models.FileField(upload_to="merchant-docs/%Y/%m/", storage=get_private_storage)
     file_kind = models.CharField(max_length=10)  # "pdf" or "image", from the content
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
