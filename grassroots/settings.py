@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "grassroots.core.context_processors.navigation",
             ],
         },
     }
@@ -141,6 +142,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "grassroots" / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
@@ -156,7 +158,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+MAILERS = {"default": {"BACKEND": os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Grassroots <noreply@grassroots.local>")
 
 SESSION_COOKIE_HTTPONLY = True
@@ -193,4 +195,8 @@ GRASSROOTS = {
     "MAX_IMAGE_BYTES": 5 * 1024 * 1024,
     "MAX_DOCUMENT_BYTES": 8 * 1024 * 1024,
     "API_PAGE_SIZE": 20,
+    "PAYMENT_GATEWAY": os.environ.get("GRASSROOTS_PAYMENT_GATEWAY", "simulated"),
+    "WEBHOOK_SECRET": os.environ.get("GRASSROOTS_WEBHOOK_SECRET", ""),  # empty: derived from SECRET_KEY
+    # The simulated gateway accepts test cards; production refuses it unless this is set.
+    "ALLOW_SIMULATED_PAYMENTS": env_bool("GRASSROOTS_ALLOW_SIMULATED_PAYMENTS", False),
 }

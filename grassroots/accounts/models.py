@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -7,11 +9,26 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# No 0/O or 1/I/L: invite codes are read aloud and typed from screenshots.
+INVITE_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+INVITE_CODE_LENGTH = 8
+
+
+def new_invite_code() -> str:
+    return "".join(secrets.choice(INVITE_CODE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
+
 
 class UserManager(BaseUserManager["User"]):
+    def unused_invite_code(self) -> str:
+        while True:
+            code = new_invite_code()
+            if not self.filter(invite_code=code).exists():
+                return code
+
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         if not email:
             raise ValueError("email is required")
+        extra.setdefault("invite_code", self.unused_invite_code())
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         user.set_password(password)
         user.save(using=self._db)
@@ -32,6 +49,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     bio = models.CharField(_("bio"), max_length=280, blank=True)
     invite_code_used = models.CharField(_("invite code"), max_length=32, blank=True)
     invite_code = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    # Who brought this member in; the team relation for one level of override, never more.
+    invited_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="invitees", verbose_name=_("invited by")
+    )
     preferred_language = models.CharField(max_length=10, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -68,11 +89,27 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
 
+    @staticmethod
+    def hash_plaintext(plaintext: str) -> str:
+        # The secret is 256 random bits, so a fast unsalted hash is enough (unlike passwords).
+        return hashlib.sha256(plaintext.encode()).hexdigest()
+
 
 class AuditLog(models.Model):
     """Security-relevant events: sign-ins, failures, lockouts, token changes."""
 
+    class Action(models.TextChoices):
+        SIGNUP = "signup", _("signed up")
+        LOGIN_OK = "login_ok", _("signed in")
+        LOGIN_FAILED = "login_failed", _("sign-in failed")
+        LOCKOUT = "lockout", _("locked out")
+        LOGOUT = "logout", _("signed out")
+        TOKEN_CREATED = "token_created", _("API token created")
+        TOKEN_REVOKED = "token_revoked", _("API token revoked")
+        PASSWORD_CHANGED = "password_changed", _("password changed")
+
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Not limited to Action: other apps (2FA, payouts) record their own security events here.
     action = models.CharField(max_length=40)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)

@@ -118,12 +118,17 @@ def product_screening_rejected(
 
 
 def revision_apply(*, revision: ProductRevision) -> None:
-    """Copy an approved revision's payload onto the product, its SKUs and images."""
+    """Copy an approved revision's payload onto the product, its SKUs and images.
+
+    Payload SKU entries carry only what changed: a new code creates the variant (with its
+    opening stock); an existing code gets its options, price, limit or is_active replaced.
+    Stock counters of existing variants are never touched here (catalog.stock owns them).
+    """
     from grassroots.catalog.models import ProductImage
     from grassroots.core.text import render_markdown
 
-    product = revision.product
-    payload = revision.payload
+    product = Product.objects.get(pk=revision.product_id)
+    payload = revision.payload or {}
     fields = {
         k: payload[k]
         for k in ("title_en", "title_zh", "brand", "origin", "description_md", "category_id")
@@ -131,29 +136,46 @@ def revision_apply(*, revision: ProductRevision) -> None:
     }
     if "description_md" in fields:
         fields["description_html"] = render_markdown(str(fields["description_md"]))
-    for name, value in fields.items():
-        setattr(product, name, value)
+    if fields:
+        Product.objects.filter(pk=product.pk).update(**fields, updated_at=timezone.now())
+        product.refresh_from_db()
+    next_position = 1 + max(Sku.objects.filter(product=product).values_list("position", flat=True), default=-1)
     for sku_data in payload.get("skus", []):
-        Sku.objects.update_or_create(
-            product=product,
-            code=sku_data["code"],
-            defaults={
-                "options": sku_data.get("options", {}),
-                "price_amount": sku_data["price_amount"],
-                "is_active": sku_data.get("is_active", True),
-            },
-        )
-    ProductImage.objects.filter(product=product, id__in=payload.get("remove_image_ids", [])).update(is_active=False)
+        code = str(sku_data["code"])
+        existing = Sku.objects.filter(product=product, code=code).first()
+        if existing is None:
+            Sku.objects.create(
+                product=product,
+                code=code,
+                options=sku_data.get("options", {}),
+                price_amount=int(sku_data["price_amount"]),
+                currency=product.currency,
+                stock=int(sku_data.get("stock", 0)),
+                max_per_user=int(sku_data.get("max_per_user", 0)),
+                is_active=bool(sku_data.get("is_active", True)),
+                position=next_position,
+            )
+            next_position += 1
+            continue
+        updates = {k: sku_data[k] for k in ("options", "price_amount", "max_per_user", "is_active") if k in sku_data}
+        if updates:
+            Sku.objects.filter(pk=existing.pk).update(**updates)
+    ProductImage.objects.filter(
+        product=product, revision__isnull=True, id__in=payload.get("remove_image_ids", [])
+    ).update(is_active=False)
     ProductImage.objects.filter(revision=revision).update(revision=None, is_active=True)
     product_refresh_denormalised(product=product)
     ProductRevision.objects.filter(pk=revision.pk).update(state=ProductRevision.State.APPLIED)
 
 
 def product_refresh_denormalised(*, product: Product) -> None:
-    """Recompute min_price and search_text from the product's approved content."""
+    """Recompute min_price and search_text from the product's approved content.
+
+    Saves only those two fields, so a stale instance never writes back an old status.
+    """
     prices = list(Sku.objects.filter(product=product, is_active=True).values_list("price_amount", flat=True))
     product.min_price = min(prices) if prices else 0
     product.search_text = " ".join(
         part.lower() for part in (product.title_en, product.title_zh, product.brand, product.origin) if part
     )
-    product.save()
+    product.save(update_fields=["min_price", "search_text", "updated_at"])

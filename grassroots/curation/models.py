@@ -46,6 +46,7 @@ class Submission(models.Model):
         REVISION = "revision", _("Material edit")
         REPORT = "report", _("Reopened by a report")
         QUALITY = "quality", _("Reopened by quality signals")
+        REINSTATE = "reinstate", _("Reinstatement after suspension")
 
     product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="submissions")
     revision = models.ForeignKey("catalog.ProductRevision", null=True, blank=True, on_delete=models.SET_NULL)
@@ -95,8 +96,24 @@ class Evidence(models.Model):
         "ProductReport", null=True, blank=True, on_delete=models.CASCADE, related_name="evidence"
     )
     file = models.FileField(upload_to="evidence/%Y/%m/", storage=get_private_storage)
-    file_kind = models.CharField(max_length=10)
+    file_kind = models.CharField(max_length=10)  # "pdf" or "image", from the content
+    original_name = models.CharField(max_length=120, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(decision__isnull=False, report__isnull=True)
+                | models.Q(decision__isnull=True, report__isnull=False),
+                name="evidence_has_one_owner",
+            )
+        ]
+
+    @property
+    def display_name(self) -> str:
+        return self.original_name or (self.file.name or "").rsplit("/", 1)[-1]
 
 
 class ProductReport(models.Model):
@@ -111,6 +128,8 @@ class ProductReport(models.Model):
         ACTIONED = "actioned", _("Actioned")
 
     product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="reports")
+    # The re-review the report opened or joined.
+    submission = models.ForeignKey(Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     description = models.TextField()
@@ -121,3 +140,7 @@ class ProductReport(models.Model):
     resolution = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["state", "created_at"], name="report_queue")]

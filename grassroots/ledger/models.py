@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -39,6 +40,10 @@ class JournalEntry(models.Model):
     memo = models.CharField(max_length=255, blank=True)
     reference = models.CharField(max_length=80, blank=True, db_index=True)
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    # Who moved the money, when a person did (settlements); system flows leave it empty.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:
@@ -54,3 +59,5 @@ class Posting(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="posting_nonzero")]
+        # Statements page by id within an account and sum up to an id for the running balance.
+        indexes = [models.Index(fields=["account", "id"], name="ledger_posting_account_id")]

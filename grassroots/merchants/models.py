@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.core.storage import get_private_storage
@@ -24,8 +25,19 @@ class Merchant(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.APPLIED, db_index=True)
     status_reason = models.TextField(blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="MerchantMember", related_name="merchants")
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One pending application per applicant, held by the database so two racing requests cannot both pass.
+            models.UniqueConstraint(
+                fields=["applicant"], condition=Q(status="applied"), name="merchant_one_pending_per_applicant"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -54,8 +66,15 @@ class MerchantDocument(models.Model):
     kind = models.CharField(max_length=30, choices=Kind.choices)
     file = models.FileField(upload_to="merchant-docs/%Y/%m/", storage=get_private_storage)
     file_kind = models.CharField(max_length=10)  # "pdf" or "image", from the content
+    content_type = models.CharField(max_length=40, default="application/octet-stream")
+    original_name = models.CharField(max_length=120, blank=True)
+    # A resubmission supersedes the earlier documents; they stay for the audit trail.
+    is_current = models.BooleanField(default=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_current", "kind", "-id"]
 
 
 class MerchantStatusChange(models.Model):
@@ -69,5 +88,30 @@ class MerchantStatusChange(models.Model):
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    ACTION_LABELS = {
+        "apply": _("Applied"),
+        "verify": _("Verified"),
+        "reject": _("Rejected"),
+        "resubmit": _("Resubmitted"),
+        "suspend": _("Suspended"),
+        "reinstate": _("Reinstated"),
+    }
+
     class Meta:
         ordering = ["created_at", "id"]
+
+    @property
+    def action_label(self) -> str:
+        return str(self.ACTION_LABELS.get(self.action, self.action))
+
+    @property
+    def from_status_label(self) -> str:
+        return _status_label(self.from_status)
+
+    @property
+    def to_status_label(self) -> str:
+        return _status_label(self.to_status)
+
+
+def _status_label(value: str) -> str:
+    return str(Merchant.Status(value).label) if value in Merchant.Status.values else value

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import factory
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from grassroots.accounts.tests.factories import UserFactory
-from grassroots.merchants.models import Merchant, MerchantMember
+from grassroots.merchants.models import Merchant, MerchantDocument, MerchantMember
 
 
 class MerchantFactory(factory.django.DjangoModelFactory):
@@ -33,3 +38,53 @@ class MerchantMemberFactory(factory.django.DjangoModelFactory):
     merchant = factory.SubFactory(MerchantFactory)
     user = factory.SubFactory(UserFactory)
     role = MerchantMember.Role.STAFF
+
+
+# A minimal but well-formed PDF: check_document looks for the magic bytes and the trailer.
+PDF_BYTES = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+def png_bytes(size: tuple[int, int] = (4, 4)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 40)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def pdf_upload(name: str = "licence.pdf", data: bytes = PDF_BYTES) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="application/pdf")
+
+
+def png_upload(name: str = "authorisation.png") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, png_bytes(), content_type="image/png")
+
+
+def stored_files(root: Path) -> list[str]:
+    """Every file under a private-storage root (see the private_files fixture)."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+class MerchantDocumentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MerchantDocument
+
+    merchant = factory.SubFactory(MerchantFactory)
+    kind = MerchantDocument.Kind.BUSINESS_LICENCE
+    file = factory.django.FileField(data=PDF_BYTES, filename="document.pdf")
+    file_kind = "pdf"
+    content_type = "application/pdf"
+    original_name = "licence.pdf"
+
+
+class AppliedMerchantFactory(MerchantFactory):
+    """A pending application with both documents; `.owner` is also the applicant."""
+
+    status = Merchant.Status.APPLIED
+
+    @factory.post_generation
+    def documents(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
+        if not create:
+            return
+        Merchant.objects.filter(pk=obj.pk).update(applicant=obj.owner)
+        obj.applicant = obj.owner
+        for kind in MerchantDocument.Kind.values:
+            MerchantDocumentFactory(merchant=obj, kind=kind, uploaded_by=obj.owner)

@@ -1,0 +1,21 @@
+"""Template context every page needs: which menus the viewer gets. Evaluated lazily."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+
+    def is_merchant() -> bool:
+        if user is None or not user.is_authenticated:
+            return False
+        from grassroots.merchants.selectors import merchants_for_user
+
+        return merchants_for_user(user=user).exists()
+
+    return {"nav_is_merchant": SimpleLazyObject(is_merchant)}
