@@ -206,7 +206,13 @@ def user_password_reset_record(*, user: User, ip_address: str | None) -> None:
 
 
 def user_session_start(*, request: HttpRequest, user: User) -> None:
+    from grassroots.orders.services import cart_merge
+
+    guest_session_key = request.session.session_key
     auth.login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+    if guest_session_key:
+        # A guest's cart follows them into their account (login rotates the session key).
+        cart_merge(session_key=guest_session_key, user=user)
     audit_log_record(action=AuditLog.Action.LOGIN_OK, user=user, ip_address=client_ip(request))
 
 

@@ -108,7 +108,6 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "price_high": high,
         "stages": selectors.passed_stages(product),
         "is_preview": not selectors.product_is_public(product),
-        "cart_url": _optional_url("orders:cart_add"),
         "report_url": _optional_url("curation:report_product", product.pk),
         "og_image": request.build_absolute_uri(selectors.image_url(images[0], thumbnail=False)) if images else "",
         "canonical_url": request.build_absolute_uri(reverse("catalog:product", kwargs={"slug": product.slug})),

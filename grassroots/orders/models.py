@@ -1,0 +1,238 @@
+"""Cart, address book, checkout and orders.
+
+A Checkout is what the buyer pays once; it holds one Order per merchant. Money is in integer
+minor units of the checkout's currency.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Address(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="addresses")
+    name = models.CharField(_("recipient"), max_length=60)
+    phone = models.CharField(_("phone"), max_length=20)
+    region = models.CharField(_("province / region"), max_length=60)
+    city = models.CharField(_("city"), max_length=60)
+    line1 = models.CharField(_("address"), max_length=200)
+    postcode = models.CharField(_("postcode"), max_length=12, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner"], condition=Q(is_default=True), name="address_one_default"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.city}"
+
+    def snapshot(self) -> dict[str, str]:
+        """What an order keeps, so editing the address book never rewrites history."""
+        return {
+            "name": self.name,
+            "phone": self.phone,
+            "region": self.region,
+            "city": self.city,
+            "line1": self.line1,
+            "postcode": self.postcode,
+        }
+
+
+class Cart(models.Model):
+    """Belongs to a signed-in user or to an anonymous session, never both."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="cart"
+    )
+    session_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(session_key__isnull=True))
+                | (Q(user__isnull=True) & Q(session_key__isnull=False)),
+                name="cart_user_xor_session",
+            ),
+        ]
+
+
+class CartItem(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
+    sku = models.ForeignKey("catalog.Sku", on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField()
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-added_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "sku"], name="uniq_cart_sku"),
+            models.CheckConstraint(condition=Q(quantity__gte=1) & Q(quantity__lte=99), name="cart_item_quantity_range"),
+        ]
+
+
+class ShippingRule(models.Model):
+    """A merchant's flat shipping fee per order, free from `free_over` (goods total) when set.
+    A merchant without a rule ships for free."""
+
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="shipping_rules")
+    currency = models.CharField(max_length=3, default="CNY")
+    flat_fee = models.BigIntegerField(default=0)
+    free_over = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "currency"], name="uniq_shipping_rule"),
+            models.CheckConstraint(condition=Q(flat_fee__gte=0), name="shipping_fee_nonneg"),
+        ]
+
+
+class Checkout(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="checkouts")
+    currency = models.CharField(max_length=3)
+    goods_total = models.BigIntegerField()
+    shipping_total = models.BigIntegerField()
+    discount_total = models.BigIntegerField(default=0)
+    total = models.BigIntegerField()
+    coupon_code = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True)
+    # The payment intent that paid it (payments' id).
+    intent_id = models.BigIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(goods_total__gte=0) & Q(shipping_total__gte=0) & Q(discount_total__gte=0) & Q(total__gte=0),
+                name="checkout_totals_nonneg",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Checkout {self.pk}"
+
+
+class UnappliedPayment(models.Model):
+    """A capture that arrived after its checkout was closed (or a second capture of a paid one).
+
+    The money is refunded in full; this row is the record that it came in and went back.
+    """
+
+    checkout = models.ForeignKey(Checkout, on_delete=models.PROTECT, related_name="unapplied_payments")
+    intent_id = models.BigIntegerField(unique=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    checkout_status = models.CharField(max_length=20)
+    refund_error = models.TextField(blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        SHIPPED = "shipped", _("Shipped")
+        DELIVERED = "delivered", _("Delivered")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    checkout = models.ForeignKey(Checkout, on_delete=models.PROTECT, related_name="orders")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="orders")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    address = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
+    currency = models.CharField(max_length=3)
+    goods_total = models.BigIntegerField()
+    shipping_total = models.BigIntegerField()
+    discount_total = models.BigIntegerField(default=0)
+    total = models.BigIntegerField()
+    # Set when paid: what the platform keeps of this order (the merchant gets total - platform_fee).
+    platform_fee = models.BigIntegerField(default=0)
+    placed_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    carrier = models.CharField(max_length=40, blank=True)
+    tracking_number = models.CharField(max_length=40, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["buyer", "-id"], name="order_buyer_recent"),
+            models.Index(fields=["merchant", "status", "-id"], name="order_merchant_status"),
+            models.Index(fields=["status", "delivered_at"], name="order_status_delivered"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(goods_total__gte=0) & Q(shipping_total__gte=0) & Q(discount_total__gte=0) & Q(total__gte=0),
+                name="order_totals_nonneg",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.pk}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    sku = models.ForeignKey("catalog.Sku", on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    product_title = models.CharField(max_length=160)
+    sku_label = models.CharField(max_length=120)
+    unit_price = models.BigIntegerField()
+    quantity = models.PositiveIntegerField()
+    # unit_price * quantity - discount_amount: what the buyer paid for this line.
+    discount_amount = models.BigIntegerField(default=0)
+    paid_amount = models.BigIntegerField()
+    platform_fee = models.BigIntegerField(default=0)
+    refunded_amount = models.BigIntegerField(default=0)
+    refunded_quantity = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(paid_amount__gte=0) & Q(discount_amount__gte=0) & Q(refunded_amount__gte=0),
+                name="order_line_amounts_nonneg",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__lte=models.F("paid_amount")), name="order_line_refund_le_paid"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_quantity__lte=models.F("quantity")), name="order_line_refund_qty_le_qty"
+            ),
+        ]
+
+
+class OrderStatusChange(models.Model):
+    """Audit row for every order transition (and the placement itself, from "")."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    action = models.CharField(max_length=30)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

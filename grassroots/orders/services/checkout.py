@@ -1,0 +1,340 @@
+"""Checkout: one payment, one Order per merchant, stock reserved all or nothing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from grassroots.catalog.models import Sku
+from grassroots.catalog.stock import OutOfStock, merge_lines, stock_release, stock_reserve, stock_shortages
+from grassroots.core.errors import NotFound, ValidationFailed
+from grassroots.core.money import CURRENCY_EXPONENT
+from grassroots.core.state_machine import InvalidTransition
+from grassroots.merchants.models import Merchant, MerchantMember
+from grassroots.orders.machine import CHECKOUT_MACHINE, ORDER_MACHINE
+from grassroots.orders.models import CartItem, Checkout, Order, OrderLine, OrderStatusChange, ShippingRule
+from grassroots.orders.services.addresses import owned_address
+from grassroots.orders.services.common import (
+    MAX_CHECKOUT_LINES,
+    MAX_QUANTITY,
+    audit_rows,
+    check_id,
+    check_quantity,
+    orders_setting,
+    sellable_skus,
+)
+
+
+def shipping_fee(*, rule: ShippingRule | None, goods_total: int) -> int:
+    if rule is None:
+        return 0
+    if rule.free_over is not None and goods_total >= rule.free_over:
+        return 0
+    return rule.flat_fee
+
+
+MAX_FEE = 10**9
+
+
+def shipping_rule_set(
+    *, actor: Any, merchant_id: int, currency: str, flat_fee: int, free_over: int | None
+) -> ShippingRule:
+    """A merchant member sets the flat fee per order (and the goods total from which it is free)."""
+    if not MerchantMember.objects.filter(merchant_id=merchant_id, user_id=getattr(actor, "pk", 0) or 0).exists():
+        raise NotFound(_("Merchant not found."))
+    errors = {}
+    if currency not in CURRENCY_EXPONENT:
+        errors["currency"] = "invalid"
+    if not isinstance(flat_fee, int) or isinstance(flat_fee, bool) or not 0 <= flat_fee <= MAX_FEE:
+        errors["flat_fee"] = "out_of_range"
+    if free_over is not None and (
+        not isinstance(free_over, int) or isinstance(free_over, bool) or not 0 < free_over <= MAX_FEE * 100
+    ):
+        errors["free_over"] = "out_of_range"
+    if errors:
+        raise ValidationFailed(_("Please check the shipping fee."), fields=errors)
+    rule, _created = ShippingRule.objects.update_or_create(
+        merchant_id=merchant_id, currency=currency, defaults={"flat_fee": flat_fee, "free_over": free_over}
+    )
+    return rule
+
+
+@dataclass
+class MerchantGroup:
+    """One future order: a merchant's lines and totals (also what the checkout page previews)."""
+
+    merchant: Merchant
+    lines: list[tuple[Sku, int]]
+    goods_total: int
+    shipping_total: int
+
+    @property
+    def total(self) -> int:
+        return self.goods_total + self.shipping_total
+
+
+@dataclass
+class CheckoutPlan:
+    currency: str
+    groups: list[MerchantGroup]
+    quantities: dict[int, int]
+
+    @property
+    def goods_total(self) -> int:
+        return sum(group.goods_total for group in self.groups)
+
+    @property
+    def shipping_total(self) -> int:
+        return sum(group.shipping_total for group in self.groups)
+
+    @property
+    def total(self) -> int:
+        return self.goods_total + self.shipping_total
+
+
+def checkout_plan(*, items: Sequence[tuple[Any, Any]]) -> CheckoutPlan:
+    """Validate items and split them per merchant with shipping; reads only (2 queries)."""
+    checked = [(check_id(sku_id, field="sku_id"), check_quantity(quantity)) for sku_id, quantity in items]
+    if not checked:
+        raise ValidationFailed(_("Choose something to buy."), code="no_items", fields={"items": "required"})
+    quantities = merge_lines(checked)
+    if len(quantities) > MAX_CHECKOUT_LINES:
+        raise ValidationFailed(
+            _("At most %(max)s different items per checkout.") % {"max": MAX_CHECKOUT_LINES}, code="too_many_items"
+        )
+    for sku_id, quantity in quantities.items():
+        if quantity > MAX_QUANTITY:
+            raise ValidationFailed(
+                _("Quantity must be a whole number from 1 to %(max)s.") % {"max": MAX_QUANTITY},
+                code="invalid_quantity",
+                fields={str(sku_id): "out_of_range"},
+            )
+    skus = sellable_skus(list(quantities))
+    currencies = {sku.currency for sku in skus.values()}
+    if len(currencies) != 1:
+        raise ValidationFailed(_("Items in different currencies must be bought separately."), code="mixed_currency")
+    currency = currencies.pop()
+    by_merchant: dict[int, list[tuple[Sku, int]]] = defaultdict(list)
+    for sku_id, quantity in quantities.items():
+        sku = skus[sku_id]
+        by_merchant[sku.product.merchant_id].append((sku, quantity))
+    rules = {
+        rule.merchant_id: rule
+        for rule in ShippingRule.objects.filter(merchant_id__in=list(by_merchant), currency=currency)
+    }
+    groups = []
+    for merchant_id, lines in sorted(by_merchant.items()):
+        goods = sum(sku.price_amount * quantity for sku, quantity in lines)
+        groups.append(
+            MerchantGroup(
+                merchant=lines[0][0].product.merchant,
+                lines=lines,
+                goods_total=goods,
+                shipping_total=shipping_fee(rule=rules.get(merchant_id), goods_total=goods),
+            )
+        )
+    return CheckoutPlan(currency=currency, groups=groups, quantities=quantities)
+
+
+def _check_purchase_limits(*, buyer: Any, plan: CheckoutPlan) -> None:
+    """Units this buyer holds in orders that are not cancelled, plus this checkout, within each
+    SKU's max_per_user. Runs after the SKU rows are locked, so two checkouts of one buyer queue."""
+    limits = {sku.pk: sku.max_per_user for group in plan.groups for sku, _quantity in group.lines if sku.max_per_user}
+    if not limits:
+        return
+    held = dict(
+        OrderLine.objects.filter(order__buyer=buyer, sku_id__in=list(limits))
+        .exclude(order__status=Order.Status.CANCELLED)
+        .values("sku_id")
+        .annotate(units=Sum("quantity"))
+        .values_list("sku_id", "units")
+        .order_by()
+    )
+    over = {
+        str(sku_id): max(0, limit - held.get(sku_id, 0))
+        for sku_id, limit in limits.items()
+        if held.get(sku_id, 0) + plan.quantities[sku_id] > limit
+    }
+    if over:
+        raise ValidationFailed(
+            _("You have reached the purchase limit for this item."), code="purchase_limit", fields=over
+        )
+
+
+def checkout_place(
+    *,
+    buyer: Any,
+    address_id: int,
+    items: Sequence[tuple[Any, Any]] | None = None,
+    from_cart: bool = False,
+    coupon_code: str | None = None,
+    now: datetime | None = None,
+) -> Checkout:
+    """Reserve stock and create one Checkout with one Order per merchant, all or nothing.
+
+    The number of queries does not depend on the number of lines: one read of all SKUs, one
+    conditional UPDATE reserving all of them, bulk inserts.
+    """
+    now = now or timezone.now()
+    if coupon_code and coupon_code.strip():
+        # Coupons plug in here (they set OrderLine.discount_amount); until then a code is refused
+        # rather than silently ignored.
+        raise ValidationFailed(_("This coupon is not valid."), code="invalid_coupon", fields={"coupon_code": "invalid"})
+    address = owned_address(owner=buyer, address_id=address_id)
+    cart_item_ids: list[int] = []
+    if from_cart:
+        if items:
+            raise ValidationFailed(_("Send items or from_cart, not both."), fields={"items": "conflict"})
+        rows = list(CartItem.objects.filter(cart__user=buyer).values_list("pk", "sku_id", "quantity"))
+        if not rows:
+            raise ValidationFailed(_("Your cart is empty."), code="empty_cart")
+        cart_item_ids = [pk for pk, _sku, _quantity in rows]
+        items = [(sku_id, quantity) for _pk, sku_id, quantity in rows]
+    plan = checkout_plan(items=items or [])
+
+    try:
+        checkout = _checkout_write(
+            buyer=buyer, plan=plan, snapshot=address.snapshot(), cart_item_ids=cart_item_ids, now=now
+        )
+    except OutOfStock:
+        # Everything was rolled back; now say what is left of each short line.
+        raise OutOfStock(
+            _("Some items are out of stock or short."), fields=stock_shortages(lines=plan.quantities)
+        ) from None
+    return checkout
+
+
+def _checkout_write(
+    *, buyer: Any, plan: CheckoutPlan, snapshot: dict[str, str], cart_item_ids: list[int], now: datetime
+) -> Checkout:
+    expires_at = now + timedelta(minutes=orders_setting("ORDER_PAYMENT_TIMEOUT_MINUTES"))
+    with transaction.atomic():
+        stock_reserve(lines=plan.quantities)
+        _check_purchase_limits(buyer=buyer, plan=plan)
+        checkout = Checkout.objects.create(
+            buyer=buyer,
+            currency=plan.currency,
+            goods_total=plan.goods_total,
+            shipping_total=plan.shipping_total,
+            discount_total=0,
+            total=plan.total,
+            coupon_code="",
+            expires_at=expires_at,
+        )
+        orders = Order.objects.bulk_create(
+            [
+                Order(
+                    checkout=checkout,
+                    merchant=group.merchant,
+                    buyer=buyer,
+                    address=snapshot,
+                    currency=plan.currency,
+                    goods_total=group.goods_total,
+                    shipping_total=group.shipping_total,
+                    total=group.total,
+                    placed_at=now,
+                )
+                for group in plan.groups
+            ]
+        )
+        OrderLine.objects.bulk_create(
+            [
+                OrderLine(
+                    order=order,
+                    sku=sku,
+                    product=sku.product,
+                    product_title=sku.product.title[:160],
+                    sku_label=sku.label[:120],
+                    unit_price=sku.price_amount,
+                    quantity=quantity,
+                    paid_amount=sku.price_amount * quantity,
+                )
+                for order, group in zip(orders, plan.groups, strict=True)
+                for sku, quantity in group.lines
+            ]
+        )
+        OrderStatusChange.objects.bulk_create(
+            [
+                OrderStatusChange(order=order, from_status="", to_status=order.status, action="place", actor=buyer)
+                for order in orders
+            ]
+        )
+        if cart_item_ids:
+            CartItem.objects.filter(pk__in=cart_item_ids).delete()
+        checkout_id = checkout.pk
+        transaction.on_commit(lambda: _schedule_expiry(checkout_id, expires_at))
+    return checkout
+
+
+def _schedule_expiry(checkout_id: int, expires_at: datetime) -> None:
+    """With a worker backend, expire this checkout on time; otherwise the cron command does."""
+    from django.tasks import default_task_backend
+
+    if not default_task_backend.supports_defer:
+        return
+    from grassroots.orders.tasks import expire_checkout
+
+    expire_checkout.using(run_after=expires_at).enqueue(checkout_id)
+
+
+def _checkout_close(*, checkout_id: int, action: str, actor: Any, now: datetime) -> bool:
+    """pending_payment -> cancelled/expired with its orders, releasing their stock. False when the
+    checkout was no longer pending (someone else closed or paid it): nothing changed."""
+    target = CHECKOUT_MACHINE.next_state(Checkout.Status.PENDING_PAYMENT, action)
+    order_target = ORDER_MACHINE.next_state(Order.Status.PENDING_PAYMENT, action)
+    with transaction.atomic():
+        won = Checkout.objects.filter(pk=checkout_id, status=Checkout.Status.PENDING_PAYMENT).update(
+            status=target, closed_at=now
+        )
+        if won != 1:
+            return False
+        # Winning the checkout row means no one else moves these orders out of pending_payment.
+        pending = Order.objects.filter(checkout_id=checkout_id, status=Order.Status.PENDING_PAYMENT)
+        orders = list(pending)
+        pending.update(status=order_target, cancelled_at=now)
+        lines = OrderLine.objects.filter(order__in=[o.pk for o in orders]).values_list("sku_id", "quantity")
+        stock_release(lines=merge_lines(lines))
+        audit_rows(orders, from_status=Order.Status.PENDING_PAYMENT, to_status=order_target, action=action, actor=actor)
+    return True
+
+
+def checkout_cancel(*, buyer: Any, checkout_id: int, now: datetime | None = None) -> Checkout:
+    """The buyer gives up before paying: every order of the checkout is cancelled, stock released.
+    Cancelling again is a no-op; a paid checkout is a 409 (that is a refund)."""
+    checkout = Checkout.objects.filter(pk=check_id(checkout_id, field="checkout_id"), buyer=buyer).first()
+    if checkout is None:
+        raise NotFound(_("Checkout not found."))
+    _checkout_close(checkout_id=checkout.pk, action="cancel", actor=buyer, now=now or timezone.now())
+    checkout.refresh_from_db()
+    if checkout.status == Checkout.Status.PAID:
+        raise InvalidTransition(_("This checkout is paid; ask for a refund instead."), code="already_paid")
+    return checkout
+
+
+def checkout_expire(*, checkout_id: int, now: datetime | None = None) -> bool:
+    """Expire one checkout if its payment window has passed; idempotent."""
+    now = now or timezone.now()
+    if not Checkout.objects.filter(
+        pk=checkout_id, status=Checkout.Status.PENDING_PAYMENT, expires_at__lte=now
+    ).exists():
+        return False
+    return _checkout_close(checkout_id=checkout_id, action="expire", actor=None, now=now)
+
+
+def checkouts_expire(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Expire every unpaid checkout whose window has passed; returns how many. Idempotent."""
+    now = now or timezone.now()
+    ids = list(
+        Checkout.objects.filter(status=Checkout.Status.PENDING_PAYMENT, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    return sum(_checkout_close(checkout_id=pk, action="expire", actor=None, now=now) for pk in ids)

@@ -1,0 +1,90 @@
+"""Orders after payment: ship, confirm receipt, auto-complete, and the transition helper."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from grassroots.core.errors import NotFound, ValidationFailed
+from grassroots.core.state_machine import InvalidTransition
+from grassroots.core.text import clean_plain_text
+from grassroots.merchants.models import MerchantMember
+from grassroots.orders.machine import ORDER_MACHINE, ORDER_TIMESTAMPS
+from grassroots.orders.models import Order, OrderStatusChange
+from grassroots.orders.services.common import TRACKING_RE, orders_setting
+
+
+def order_transition(
+    *, order: Order, action: str, actor: Any, note: str = "", now: datetime | None = None, **fields: Any
+) -> Order:
+    """Move one order along ORDER_MACHINE with a conditional UPDATE on its current status and an
+    audit row. A concurrent change makes it a 409. `fields` are stored with the move."""
+    now = now or timezone.now()
+    source = order.status
+    target = ORDER_MACHINE.next_state(source, action)
+    stamp = ORDER_TIMESTAMPS.get(target)
+    if stamp:
+        fields[stamp] = now
+    with transaction.atomic():
+        moved = Order.objects.filter(pk=order.pk, status=source).update(status=target, **fields)
+        if moved != 1:
+            raise InvalidTransition(_("The order changed meanwhile; reload and try again."), code="order_changed")
+        OrderStatusChange.objects.create(
+            order=order, from_status=source, to_status=target, action=action, actor=actor, note=note[:255]
+        )
+    order.status = target
+    for key, value in fields.items():
+        setattr(order, key, value)
+    return order
+
+
+def order_ship(*, actor: Any, order: Order, carrier: str, tracking_number: str) -> Order:
+    """A member of the order's merchant hands it to a carrier (paid -> shipped)."""
+    actor_id = getattr(actor, "pk", None)
+    if actor_id is None or not MerchantMember.objects.filter(merchant_id=order.merchant_id, user_id=actor_id).exists():
+        raise NotFound(_("Order not found."))
+    carrier = clean_plain_text(carrier, max_length=40)
+    tracking_number = (tracking_number or "").strip()
+    errors = {}
+    if not carrier:
+        errors["carrier"] = "required"
+    if not TRACKING_RE.match(tracking_number):
+        errors["tracking_number"] = "invalid"
+    if errors:
+        raise ValidationFailed(_("Enter the carrier and a valid tracking number."), fields=errors)
+    return order_transition(
+        order=order,
+        action="ship",
+        actor=actor,
+        note=f"{carrier} {tracking_number}",
+        carrier=carrier,
+        tracking_number=tracking_number,
+    )
+
+
+def order_confirm_receipt(*, buyer: Any, order: Order) -> Order:
+    """The buyer has the parcel (shipped -> delivered); completion follows after the return window."""
+    if order.buyer_id != getattr(buyer, "pk", None):
+        raise NotFound(_("Order not found."))
+    return order_transition(order=order, action="deliver", actor=buyer)
+
+
+def orders_auto_complete(*, now: datetime | None = None, batch: int = 500) -> int:
+    """delivered -> completed once ORDER_AUTO_COMPLETE_DAYS have passed; returns how many. Idempotent."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=orders_setting("ORDER_AUTO_COMPLETE_DAYS"))
+    due = list(
+        Order.objects.filter(status=Order.Status.DELIVERED, delivered_at__lte=cutoff).order_by("delivered_at")[:batch]
+    )
+    done = 0
+    for order in due:
+        try:
+            order_transition(order=order, action="complete", actor=None, note="auto", now=now)
+        except InvalidTransition:
+            continue  # moved by someone else meanwhile (e.g. a return was opened)
+        done += 1
+    return done
