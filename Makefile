@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 PLAYWRIGHT_CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate demo test test-fast check lint typecheck messages bench-flash clean
+.PHONY: help install run migrate demo browsers test check openapi messages clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ check: install ## ruff, mypy, deploy checks and migration drift
 	@$(RUN) mypy grassroots
 	@GRASSROOTS_ALLOW_SIMULATED_PAYMENTS=1 SECRET_KEY=check-only-$$(date +%s)-a-long-random-value-for-deploy-checks DJANGO_SETTINGS_MODULE=grassroots.settings_production $(RUN) python manage.py check --deploy --fail-level WARNING
 	@$(RUN) python manage.py makemigrations --check --dry-run
+
+openapi: install ## Regenerate the committed OpenAPI schema (docs/openapi.json)
+	@$(RUN) python manage.py export_openapi
 
 messages: install ## Extract and compile translations (needs gettext)
 	@cd grassroots && ../.venv/bin/django-admin makemessages -l zh_Hans --ignore '*/tests/*' && ../.venv/bin/django-admin compilemessages

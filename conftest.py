@@ -84,3 +84,11 @@ def page(browser, live_server):  # type: ignore[no-untyped-def]
     page = context.new_page()
     yield page
     context.close()
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """Real-concurrency tests open many connections each; run them on one xdist worker, one at a
+    time, so two of them never exceed PostgreSQL's max_connections together."""
+    for item in items:
+        if item.get_closest_marker("concurrency"):
+            item.add_marker(pytest.mark.xdist_group("db-concurrency"))

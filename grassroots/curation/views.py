@@ -231,6 +231,10 @@ def submission_decide(request: HttpRequest, submission_id: int) -> HttpResponse:
                     "product": submission.product.title,
                 },
             )
+            submission.refresh_from_db()
+            if submission.state == submission.State.IN_REVIEW:
+                # Same curator, next stage: stay on the product instead of an emptied queue.
+                return redirect("curation:submission", submission_id=submission.pk)
             return redirect("curation:queue", stage_code=decision.stage.code)
     submission.refresh_from_db()
     context = _review_context(request, product_id=submission.product_id, submission=submission, decision_form=form)

@@ -63,7 +63,7 @@ def test_a_decision_posted_through_the_form_advances_one_stage_and_keeps_the_evi
     )
 
     assert response.status_code == 302
-    assert response["Location"] == "/curation/queue/qualification/"
+    assert response["Location"] == f"/curation/submissions/{submission.pk}/"  # on to its next stage
     submission.refresh_from_db()
     assert submission.current_stage.code == "authenticity"
     decision = StageDecision.objects.get()
