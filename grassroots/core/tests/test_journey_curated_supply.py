@@ -141,7 +141,7 @@ def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type:
         curator_page.get_by_role("link", name="Qualification", exact=True).click()
         expect(curator_page.get_by_role("heading", level=1)).to_have_text(STAGES[0])
         curator_page.get_by_role("link", name="Moisturising Cream").click()
-        for index, stage in enumerate(STAGES):
+        for stage in STAGES:
             # After each pass the curator stays on the product, now at its next stage.
             curator_page.wait_for_url(re.compile(r"/curation/submissions/\d+/$"))
             expect(curator_page.get_by_role("heading", name=f"Decide: {stage}")).to_be_visible()

@@ -3,7 +3,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand
-
 from django.test import Client
 
 
