@@ -47,7 +47,7 @@ openapi: install ## Regenerate the committed OpenAPI schema (docs/openapi.json)
 	@$(RUN) python manage.py export_openapi
 
 messages: install ## Extract and compile translations (needs gettext)
-	@cd grassroots && ../.venv/bin/django-admin makemessages -l zh_Hans --ignore '*/tests/*' && ../.venv/bin/django-admin compilemessages
+	@cd grassroots && ../.venv/bin/django-admin makemessages -l zh_Hans --ignore '*/tests/*' --ignore 'static/*' --no-obsolete && ../.venv/bin/django-admin compilemessages -l zh_Hans
 
 clean: ## Remove the local database and media
 	rm -rf data/*.sqlite3* data/media data/static

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -45,32 +46,32 @@ def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> Http
             if part not in ("body", "query", "path", "form", "payload", "file")
         ]
         fields[".".join(loc) or "request"] = str(error.get("msg", "invalid"))
-    return _error(request, 422, "invalid", "The request is not valid.", fields)
+    return _error(request, 422, "invalid", _("The request is not valid."), fields)
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(request, 401, "unauthenticated", "Sign in or send a valid API token.")
+    return _error(request, 401, "unauthenticated", _("Sign in or send a valid API token."))
 
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     code = str(exc) if str(exc).replace("_", "").isalnum() else "error"
     messages = {
-        "invalid_token": "The API token is not valid.",
-        "csrf_failed": "CSRF check failed; send the X-CSRFToken header or use a token.",
+        "invalid_token": _("The API token is not valid."),
+        "csrf_failed": _("CSRF check failed; send the X-CSRFToken header or use a token."),
     }
     return _error(request, exc.status_code, code, messages.get(code, str(exc)))
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _error(request, 404, "not_found", "Not found.")
+    return _error(request, 404, "not_found", _("Not found."))
 
 
 @api.exception_handler(DjangoPermissionDenied)
 def on_forbidden(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpResponse:
-    return _error(request, 403, "forbidden", "You may not do this.")
+    return _error(request, 403, "forbidden", _("You may not do this."))
 
 
 def _register_routers() -> None:

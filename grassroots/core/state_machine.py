@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 from grassroots.core.errors import ServiceError
 
 
@@ -51,7 +53,8 @@ class StateMachine:
             return self.transitions[(current, action)]
         except KeyError:
             raise InvalidTransition(
-                f"Cannot {action.replace('_', ' ')} when {self.name} is {current.replace('_', ' ')}.",
+                _("This is not possible now: cannot %(action)s while the %(machine)s is %(state)s.")
+                % {"action": action.replace("_", " "), "machine": self.name, "state": current.replace("_", " ")},
                 fields={"state": current, "action": action},
             ) from None
 
