@@ -18,6 +18,7 @@ from grassroots.catalog import selectors
 from grassroots.catalog.search import normalise_query
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import NotFound, ValidationFailed
+from grassroots.reviews.selectors import product_review_block
 
 # htmx targets: the search box swaps the whole result block, "load more" appends to the grid.
 RESULTS_TARGET = "results"
@@ -111,6 +112,7 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "report_url": _optional_url("curation:report_product", product.pk),
         "og_image": request.build_absolute_uri(selectors.image_url(images[0], thumbnail=False)) if images else "",
         "canonical_url": request.build_absolute_uri(reverse("catalog:product", kwargs={"slug": product.slug})),
+        "review_block": product_review_block(product_id=product.pk),
     }
     response = render(request, "catalog/product.html", context)
     if context["is_preview"]:
