@@ -83,7 +83,9 @@ def _register_routers() -> None:
     from grassroots.merchants.api import router as merchants_router
     from grassroots.orders.api import router as orders_router
     from grassroots.payments.api import router as payments_router
+    from grassroots.attribution.api import router as attribution_router
     from grassroots.reviews.api import router as reviews_router
+    from grassroots.shops.api import router as shops_router
 
     api.add_router("/accounts/", accounts_router)
     api.add_router("/merchants/", merchants_router)
@@ -94,6 +96,8 @@ def _register_routers() -> None:
     api.add_router("/payments/", payments_router)
     api.add_router("/ledger/", ledger_router)
     api.add_router("/reviews/", reviews_router)
+    api.add_router("/shops/", shops_router)
+    api.add_router("/attribution/", attribution_router)
 
 
 _register_routers()

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "grassroots.orders",
     "grassroots.coupons",
     "grassroots.reviews",
+    "grassroots.shops",
+    "grassroots.attribution",
 ]
 
 MIDDLEWARE = [

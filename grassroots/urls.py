@@ -17,6 +17,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("payments/", include("grassroots.payments.urls")),
     path("ledger/", include("grassroots.ledger.urls")),
     path("reviews/", include("grassroots.reviews.urls")),
+    path("shops/", include("grassroots.shops.urls")),
+    path("s/", include("grassroots.attribution.urls")),
     path("", include("grassroots.catalog.urls")),
 ]
 if settings.GRASSROOTS.get("SERVE_MEDIA", True):
