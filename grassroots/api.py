@@ -76,6 +76,7 @@ def on_forbidden(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpRespo
 
 def _register_routers() -> None:
     from grassroots.accounts.api import router as accounts_router
+    from grassroots.attribution.api import router as attribution_router
     from grassroots.catalog.api import router as catalog_router
     from grassroots.coupons.api import router as coupons_router
     from grassroots.curation.api import router as curation_router
@@ -83,7 +84,6 @@ def _register_routers() -> None:
     from grassroots.merchants.api import router as merchants_router
     from grassroots.orders.api import router as orders_router
     from grassroots.payments.api import router as payments_router
-    from grassroots.attribution.api import router as attribution_router
     from grassroots.reviews.api import router as reviews_router
     from grassroots.shops.api import router as shops_router
 
