@@ -204,4 +204,22 @@ GRASSROOTS = {
     "WEBHOOK_SECRET": os.environ.get("GRASSROOTS_WEBHOOK_SECRET", ""),  # empty: derived from SECRET_KEY
     # The simulated gateway accepts test cards; production refuses it unless this is set.
     "ALLOW_SIMULATED_PAYMENTS": env_bool("GRASSROOTS_ALLOW_SIMULATED_PAYMENTS", False),
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: use REMOTE_ADDR).
+    "TRUSTED_PROXIES": int(os.environ.get("GRASSROOTS_TRUSTED_PROXIES", "0")),
+    "SIGNUPS_PER_IP_PER_HOUR": int(os.environ.get("GRASSROOTS_SIGNUPS_PER_IP_PER_HOUR", "20")),
+    "ORDER_PAYMENT_TIMEOUT_MINUTES": int(os.environ.get("GRASSROOTS_ORDER_PAYMENT_TIMEOUT_MINUTES", "30")),
+    "ORDER_AUTO_COMPLETE_DAYS": int(os.environ.get("GRASSROOTS_ORDER_AUTO_COMPLETE_DAYS", "10")),
+    # After-sale: days after delivery to request a return (set 14 for EU-style withdrawal).
+    "RETURN_WINDOW_DAYS": int(os.environ.get("GRASSROOTS_RETURN_WINDOW_DAYS", "7")),
+    # Refunds before shipping are approved and paid at once; False lets the merchant approve them.
+    "REFUND_ONLY_AUTO_APPROVE": env_bool("GRASSROOTS_REFUND_ONLY_AUTO_APPROVE", True),
+    # Platform fee on goods, in basis points (500 = 5%).
+    "PLATFORM_FEE_BPS": int(os.environ.get("GRASSROOTS_PLATFORM_FEE_BPS", "500")),
+    # Distribution: last click within the window earns; binding keeps a new customer with a shop.
+    "ATTRIBUTION_WINDOW_DAYS": int(os.environ.get("GRASSROOTS_ATTRIBUTION_WINDOW_DAYS", "7")),
+    "CUSTOMER_BINDING_DAYS": int(os.environ.get("GRASSROOTS_CUSTOMER_BINDING_DAYS", "0")),  # 0: off
+    "COMMISSION_DECREASE_NOTICE_DAYS": int(os.environ.get("GRASSROOTS_COMMISSION_DECREASE_NOTICE_DAYS", "7")),
+    # The inviter's team override, as a share of the platform fee (1000 = 10% of the fee). One level only.
+    "TEAM_OVERRIDE_BPS": int(os.environ.get("GRASSROOTS_TEAM_OVERRIDE_BPS", "1000")),
+    "WITHDRAWAL_MINIMUM": int(os.environ.get("GRASSROOTS_WITHDRAWAL_MINIMUM", "1000")),
 }

@@ -14,6 +14,9 @@ from grassroots.orders.models import (
     Order,
     OrderLine,
     OrderStatusChange,
+    ReturnLine,
+    ReturnRequest,
+    ReturnStatusChange,
     ShippingRule,
     UnappliedPayment,
 )
@@ -95,3 +98,26 @@ class ShippingRuleAdmin(admin.ModelAdmin):
 class AddressAdmin(ReadOnlyAdmin):
     list_display = ("id", "owner", "name", "city", "is_default")
     list_select_related = ("owner",)
+
+
+class ReturnLineInline(admin.TabularInline):
+    model = ReturnLine
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReturnStatusChangeInline(ReturnLineInline):
+    model = ReturnStatusChange  # type: ignore[assignment]
+
+
+@admin.register(ReturnRequest)
+class ReturnRequestAdmin(ReadOnlyAdmin):
+    list_display = ("id", "order", "kind", "status", "created_at")
+    list_filter = ("status", "kind")
+    inlines = [ReturnLineInline, ReturnStatusChangeInline]

@@ -409,3 +409,198 @@ def merchant_order_ship(request: HttpRequest, order_id: int, payload: ShipIn) ->
         actor=request.user, order=order, carrier=payload.carrier, tracking_number=payload.tracking_number
     )
     return _order_out(selectors.merchant_order_for_member(user=request.user, order_id=order_id))
+
+
+# --- after-sale ----------------------------------------------------------------------------------
+
+
+class ReturnLineIn(Schema):
+    line_id: StrictInt
+    quantity: StrictInt
+
+
+class ReturnIn(Schema):
+    lines: list[ReturnLineIn] = Field(max_length=50)
+    reason: str = Field("", max_length=2000)
+    kind: str = Field(max_length=20, description='"return" (after delivery) or "refund_only" (before shipping)')
+
+
+class ShipBackIn(Schema):
+    carrier: str = Field(max_length=80)
+    tracking_number: str = Field(max_length=80)
+
+
+class RejectIn(Schema):
+    reason: str = Field(max_length=2000)
+
+
+class ReturnLineOut(Schema):
+    id: int
+    order_line_id: int
+    product_title: str
+    sku_label: str
+    quantity: int
+    # Set when refunded (0 before).
+    refund_amount: int
+
+
+class ReturnStatusChangeOut(Schema):
+    from_status: str
+    to_status: str
+    action: str
+    note: str
+    created_at: datetime
+
+
+class ReturnOut(Schema):
+    id: int
+    order_id: int
+    merchant_id: int
+    buyer_id: int
+    kind: str
+    status: str
+    currency: str
+    reason: str
+    reject_reason: str
+    carrier: str
+    tracking_number: str
+    refund_amount: int
+    shipping_refund: int
+    created_at: datetime
+    decided_at: datetime | None
+    shipped_back_at: datetime | None
+    received_at: datetime | None
+    refunded_at: datetime | None
+    closed_at: datetime | None
+    lines: list[ReturnLineOut]
+    history: list[ReturnStatusChangeOut]
+
+
+class ReturnsPage(Schema):
+    items: list[ReturnOut]
+    next_cursor: str | None
+
+
+def _return_out(request: Any) -> ReturnOut:
+    fields = {name: getattr(request, name) for name in ReturnOut.model_fields if name not in ("lines", "history")}
+    return ReturnOut(
+        **fields,
+        lines=[
+            ReturnLineOut(
+                id=line.pk,
+                order_line_id=line.order_line_id,
+                product_title=line.order_line.product_title,
+                sku_label=line.order_line.sku_label,
+                quantity=line.quantity,
+                refund_amount=line.refund_amount,
+            )
+            for line in request.lines.all()
+        ],
+        history=[ReturnStatusChangeOut.model_validate(c, from_attributes=True) for c in request.status_changes.all()],
+    )
+
+
+@router.post("/orders/{order_id}/returns", response={201: ReturnOut, **ERRORS})
+def return_create(request: HttpRequest, order_id: int, payload: ReturnIn) -> tuple[int, Any]:
+    """Ask for money back on units of your order. `kind: "refund_only"` while it is paid and not
+    shipped (refunded at once; shipping too when nothing of the order is left); `kind: "return"`
+    after delivery, within the return window (422 `return_window_closed` after it). More than bought
+    less already refunded is 422 `refund_exceeds_paid`. Requires an `Idempotency-Key` header."""
+
+    def run() -> tuple[int, Any]:
+        created = services.return_request_create(
+            buyer=request.user,
+            order_id=order_id,
+            kind=payload.kind,
+            lines=[(line.line_id, line.quantity) for line in payload.lines],
+            reason=payload.reason,
+        )
+        return 201, _return_out(selectors.return_for_buyer(buyer=request.user, return_id=created.pk))
+
+    body = {"order_id": order_id, **payload.model_dump()}
+    return idempotent(request, scope="orders.return_create", body=body, run=run)
+
+
+@router.get("/returns", response={200: ReturnsPage, 422: ErrorOut})
+def return_list(
+    request: HttpRequest, status: str | None = None, cursor: str | None = None, limit: int | None = None
+) -> ReturnsPage:
+    """Your returns and refunds, newest first; `status=open` for those still in progress."""
+    items, next_cursor = paginate(
+        selectors.returns_for_buyer(buyer=request.user, status=status), cursor=cursor, limit=_page_size(limit)
+    )
+    return ReturnsPage(items=[_return_out(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get("/returns/{return_id}", response={200: ReturnOut, 404: ErrorOut})
+def return_get(request: HttpRequest, return_id: int) -> ReturnOut:
+    return _return_out(selectors.return_for_buyer(buyer=request.user, return_id=return_id))
+
+
+@router.post("/returns/{return_id}/ship-back", response={200: ReturnOut, **ERRORS})
+def return_ship_back(request: HttpRequest, return_id: int, payload: ShipBackIn) -> ReturnOut:
+    """You sent the goods of an approved return back: the carrier and tracking number."""
+    services.return_ship_back(
+        buyer=request.user, return_id=return_id, carrier=payload.carrier, tracking_number=payload.tracking_number
+    )
+    return _return_out(selectors.return_for_buyer(buyer=request.user, return_id=return_id))
+
+
+@router.post("/returns/{return_id}/cancel", response={200: ReturnOut, **ERRORS})
+def return_cancel(request: HttpRequest, return_id: int) -> ReturnOut:
+    """Withdraw a return the merchant has not received yet."""
+    services.return_cancel(buyer=request.user, return_id=return_id)
+    return _return_out(selectors.return_for_buyer(buyer=request.user, return_id=return_id))
+
+
+@router.get("/merchant/returns", response={200: ReturnsPage, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+def merchant_return_list(
+    request: HttpRequest,
+    status: str | None = None,
+    merchant_id: int | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> ReturnsPage:
+    """Returns to your merchant, newest first; `status=requested` is the queue to decide,
+    `status=shipped_back` the parcels on their way, `status=open` everything in progress."""
+    merchant = _console_merchant(request, merchant_id)
+    items, next_cursor = paginate(
+        selectors.merchant_returns(merchant=merchant, status=status), cursor=cursor, limit=_page_size(limit)
+    )
+    return ReturnsPage(items=[_return_out(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get("/merchant/returns/{return_id}", response={200: ReturnOut, 404: ErrorOut})
+def merchant_return_get(request: HttpRequest, return_id: int) -> ReturnOut:
+    return _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
+
+
+@router.post("/merchant/returns/{return_id}/approve", response={200: ReturnOut, **ERRORS})
+def merchant_return_approve(request: HttpRequest, return_id: int) -> tuple[int, Any]:
+    """Accept a request. A refund-only request is refunded at once; for a return the buyer sends
+    the goods back. Requires an `Idempotency-Key` header."""
+
+    def run() -> tuple[int, Any]:
+        services.return_approve(actor=request.user, return_id=return_id)
+        return 200, _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
+
+    return idempotent(request, scope="orders.return_approve", body={"return_id": return_id}, run=run)
+
+
+@router.post("/merchant/returns/{return_id}/reject", response={200: ReturnOut, **ERRORS})
+def merchant_return_reject(request: HttpRequest, return_id: int, payload: RejectIn) -> ReturnOut:
+    """Refuse a request; the reason is required and shown to the buyer."""
+    services.return_reject(actor=request.user, return_id=return_id, reason=payload.reason)
+    return _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
+
+
+@router.post("/merchant/returns/{return_id}/receive", response={200: ReturnOut, **ERRORS})
+def merchant_return_receive(request: HttpRequest, return_id: int) -> tuple[int, Any]:
+    """The goods are back: the buyer is refunded and the units go back on sale, in one step.
+    Requires an `Idempotency-Key` header."""
+
+    def run() -> tuple[int, Any]:
+        services.return_receive(actor=request.user, return_id=return_id)
+        return 200, _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
+
+    return idempotent(request, scope="orders.return_receive", body={"return_id": return_id}, run=run)

@@ -74,3 +74,17 @@ def add_service_error(form: forms.Form, error: ServiceError) -> None:
             placed = True
     if not placed:
         form.add_error(None, error.message)
+
+
+class ReturnRequestForm(forms.Form):
+    """One line of an order: how many units to return or have refunded."""
+
+    line_id = forms.IntegerField(min_value=1, max_value=2**62)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=MAX_QUANTITY)
+    kind = forms.ChoiceField(choices=[("return", _("Return")), ("refund_only", _("Refund"))])
+    reason = forms.CharField(label=_("Reason (optional)"), max_length=500, required=False)
+    form_token = forms.CharField(max_length=64, required=False)
+
+
+class RejectReturnForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500)

@@ -236,3 +236,123 @@ class OrderStatusChange(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+
+class ReturnRequest(models.Model):
+    """After-sale: a buyer asks for money back on some units of one order.
+
+    "refund_only" is before shipping (the order is paid, nothing to send back); "return" is after
+    delivery, within the return window, and the goods come back before the refund. The amounts are
+    set when the refund is made; until then they are 0. The status moves only through
+    RETURN_MACHINE, with one ReturnStatusChange row per move.
+    """
+
+    class Kind(models.TextChoices):
+        RETURN = "return", _("Return and refund")
+        REFUND_ONLY = "refund_only", _("Refund only")
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        SHIPPED_BACK = "shipped_back", _("Sent back")
+        RETURNED = "returned", _("Goods received")
+        REFUNDED = "refunded", _("Refunded")
+        CANCELLED = "cancelled", _("Withdrawn")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="return_requests")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="return_requests")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    reject_reason = models.CharField(_("reason for rejecting"), max_length=500, blank=True)
+    # The buyer's parcel back to the merchant.
+    carrier = models.CharField(max_length=40, blank=True)
+    tracking_number = models.CharField(max_length=40, blank=True)
+    # What was given back in all (goods + shipping_refund), and the platform fee part of it.
+    refund_amount = models.BigIntegerField(default=0)
+    shipping_refund = models.BigIntegerField(default=0)
+    platform_fee_reversed = models.BigIntegerField(default=0)
+    # The payments app's Refund row.
+    payment_refund_id = models.BigIntegerField(null=True, blank=True)
+    # One per rendering of the order page's form: a double-submitted form makes one request.
+    form_token = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    shipped_back_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["buyer", "-id"], name="return_buyer_recent"),
+            models.Index(fields=["merchant", "status", "-id"], name="return_merchant_status"),
+            models.Index(fields=["order", "status"], name="return_order_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(refund_amount__gte=0) & Q(shipping_refund__gte=0) & Q(platform_fee_reversed__gte=0),
+                name="return_amounts_nonneg",
+            ),
+            models.UniqueConstraint(
+                fields=["buyer", "form_token"], condition=~Q(form_token=""), name="uniq_return_form_token"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Return {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in RETURN_OPEN_STATUSES
+
+
+# A return in one of these holds its units and keeps the order from completing.
+RETURN_OPEN_STATUSES = (
+    ReturnRequest.Status.REQUESTED,
+    ReturnRequest.Status.APPROVED,
+    ReturnRequest.Status.SHIPPED_BACK,
+    ReturnRequest.Status.RETURNED,
+)
+
+
+class ReturnLine(models.Model):
+    """Units of one order line in a return; the amounts are set when the refund is made."""
+
+    request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="return_lines")
+    quantity = models.PositiveIntegerField()
+    refund_amount = models.BigIntegerField(default=0)
+    platform_fee = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "order_line"], name="uniq_return_line"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="return_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(refund_amount__gte=0)
+                & Q(platform_fee__gte=0)
+                & Q(platform_fee__lte=models.F("refund_amount")),
+                name="return_line_amounts_valid",
+            ),
+        ]
+
+
+class ReturnStatusChange(models.Model):
+    """Audit row for every return transition (and the request itself, from "")."""
+
+    request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    action = models.CharField(max_length=30)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -11,6 +13,7 @@ from django.utils.translation import gettext as _
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.merchants.models import Merchant
 from grassroots.orders.models import (
+    RETURN_OPEN_STATUSES,
     Address,
     Cart,
     CartItem,
@@ -18,6 +21,9 @@ from grassroots.orders.models import (
     Order,
     OrderLine,
     OrderStatusChange,
+    ReturnLine,
+    ReturnRequest,
+    ReturnStatusChange,
     ShippingRule,
 )
 
@@ -122,3 +128,108 @@ def pay_start_url(*, checkout_id: int) -> str:
 
 def shipping_rule_for(*, merchant: Merchant, currency: str) -> ShippingRule | None:
     return ShippingRule.objects.filter(merchant=merchant, currency=currency).first()
+
+
+# --- after-sale -----------------------------------------------------------------------------------
+
+
+def _returns_with_lines(queryset: QuerySet[ReturnRequest]) -> QuerySet[ReturnRequest]:
+    return queryset.select_related("order", "merchant").prefetch_related(
+        Prefetch("lines", queryset=ReturnLine.objects.select_related("order_line").order_by("id"))
+    )
+
+
+def _with_history(queryset: QuerySet[ReturnRequest]) -> QuerySet[ReturnRequest]:
+    return queryset.prefetch_related(
+        Prefetch(
+            "status_changes", queryset=ReturnStatusChange.objects.select_related("actor").order_by("created_at", "id")
+        )
+    )
+
+
+def _return_status_filter(queryset: QuerySet[ReturnRequest], status: str | None) -> QuerySet[ReturnRequest]:
+    if status:
+        if status == "open":
+            return queryset.filter(status__in=RETURN_OPEN_STATUSES)
+        if status not in ReturnRequest.Status.values:
+            raise ValidationFailed(_("Unknown status."), fields={"status": "invalid"})
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def returns_for_buyer(*, buyer: Any, status: str | None = None) -> QuerySet[ReturnRequest]:
+    return _with_history(_returns_with_lines(_return_status_filter(ReturnRequest.objects.filter(buyer=buyer), status)))
+
+
+def return_for_buyer(*, buyer: Any, return_id: int) -> ReturnRequest:
+    found = _with_history(_returns_with_lines(ReturnRequest.objects.filter(pk=return_id, buyer=buyer))).first()
+    if found is None:
+        raise NotFound(_("Return not found."))
+    return found
+
+
+def merchant_returns(*, merchant: Merchant, status: str | None = None) -> QuerySet[ReturnRequest]:
+    return _with_history(
+        _returns_with_lines(_return_status_filter(ReturnRequest.objects.filter(merchant=merchant), status))
+    ).select_related("buyer")
+
+
+def return_for_member(*, user: Any, return_id: int) -> ReturnRequest:
+    """A return to a merchant `user` belongs to; NotFound for anyone else."""
+    if not getattr(user, "is_authenticated", False):
+        raise NotFound(_("Return not found."))
+    found = (
+        _with_history(_returns_with_lines(ReturnRequest.objects.filter(pk=return_id, merchant__memberships__user=user)))
+        .select_related("buyer")
+        .first()
+    )
+    if found is None:
+        raise NotFound(_("Return not found."))
+    return found
+
+
+def order_returns(*, order: Order) -> list[ReturnRequest]:
+    return list(_returns_with_lines(ReturnRequest.objects.filter(order=order)).order_by("-id"))
+
+
+@dataclass(frozen=True)
+class ReturnableLine:
+    line: OrderLine
+    left: int  # units that may be asked for now (0 while a return of the line is open)
+    open: bool
+
+
+@dataclass(frozen=True)
+class AftersaleOptions:
+    """What the buyer may ask for on an order now (for the order page's forms)."""
+
+    kind: str | None
+    code: str
+    window_closes_at: datetime | None
+    lines: list[ReturnableLine]
+
+    @property
+    def any(self) -> bool:
+        return self.kind is not None and any(item.left for item in self.lines)
+
+
+def aftersale_options(*, order: Order, now: datetime | None = None) -> AftersaleOptions:
+    """Per line of `order` (its lines prefetched), the units the buyer may return or have refunded."""
+    from grassroots.orders.services.aftersale import open_quantities, order_eligibility
+
+    eligibility = order_eligibility(order=order, now=now)
+    lines = list(order.lines.all())
+    held = open_quantities(order_line_ids=[line.pk for line in lines]) if eligibility.kind else {}
+    return AftersaleOptions(
+        kind=eligibility.kind,
+        code=eligibility.code,
+        window_closes_at=eligibility.window_closes_at,
+        lines=[
+            ReturnableLine(
+                line=line,
+                left=0 if held.get(line.pk) or not eligibility.kind else line.quantity - line.refunded_quantity,
+                open=bool(held.get(line.pk)),
+            )
+            for line in lines
+        ],
+    )

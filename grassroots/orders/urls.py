@@ -24,4 +24,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("console/", views.console, name="console"),
     path("console/<int:order_id>/ship/", views.console_ship, name="console_ship"),
     path("console/shipping/", views.console_shipping, name="console_shipping"),
+    path("<int:order_id>/returns/new/", views.return_create, name="return_create"),
+    path("returns/", views.return_list, name="returns"),
+    path("returns/<int:return_id>/", views.return_detail, name="return_detail"),
+    path("returns/<int:return_id>/ship-back/", views.return_ship_back, name="return_ship_back"),
+    path("returns/<int:return_id>/cancel/", views.return_cancel, name="return_cancel"),
+    path("console/returns/", views.console_returns, name="console_returns"),
+    path("console/returns/<int:return_id>/approve/", views.console_return_approve, name="console_return_approve"),
+    path("console/returns/<int:return_id>/reject/", views.console_return_reject, name="console_return_reject"),
+    path("console/returns/<int:return_id>/receive/", views.console_return_receive, name="console_return_receive"),
 ]

@@ -5,6 +5,7 @@ Plain forms, POST then redirect; they work without JavaScript. Views parse and c
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -29,11 +30,13 @@ from grassroots.orders.forms import (
     AddressForm,
     AddToCartForm,
     QuantityForm,
+    RejectReturnForm,
+    ReturnRequestForm,
     ShipForm,
     ShippingRuleForm,
     add_service_error,
 )
-from grassroots.orders.models import Cart, Order
+from grassroots.orders.models import Cart, Order, ReturnRequest
 
 PAGE_SIZE = 20
 
@@ -308,7 +311,16 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         raise Http404 from None
     if order.status == Order.Status.PENDING_PAYMENT and services.checkout_expire(checkout_id=order.checkout_id):
         order = selectors.order_for_buyer(buyer=request.user, order_id=order_id)
-    return render(request, "orders/order_detail.html", {"order": order})
+    return render(
+        request,
+        "orders/order_detail.html",
+        {
+            "order": order,
+            "aftersale": selectors.aftersale_options(order=order),
+            "returns": selectors.order_returns(order=order),
+            "form_token": secrets.token_urlsafe(16),
+        },
+    )
 
 
 @login_required
@@ -538,3 +550,178 @@ def console_ship(request: HttpRequest, order_id: int) -> HttpResponse:
         return _failed(request, error, back)
     messages.success(request, _("Order %(id)s marked as shipped.") % {"id": order.pk})
     return redirect(back)
+
+
+# --- after-sale ---------------------------------------------------------------------------------
+
+RETURN_TABS = [
+    ("requested", gettext_lazy("To decide")),
+    ("approved", gettext_lazy("Approved")),
+    ("shipped_back", gettext_lazy("On the way back")),
+    ("refunded", gettext_lazy("Refunded")),
+    ("rejected", gettext_lazy("Rejected")),
+    ("", gettext_lazy("All")),
+]
+
+
+@login_required
+@require_POST
+def return_create(request: HttpRequest, order_id: int) -> HttpResponse:
+    """One line's form on the order page: a return (after delivery) or a refund (before shipping)."""
+    back = reverse("orders:detail", args=[order_id]) + "#after-sale"
+    form = ReturnRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_error(request, form))
+        return redirect(back)
+    data = form.cleaned_data
+    try:
+        created = services.return_request_create(
+            buyer=request.user,
+            order_id=order_id,
+            kind=data["kind"],
+            lines=[(data["line_id"], data["quantity"])],
+            reason=data["reason"],
+            form_token=data["form_token"],
+        )
+    except NotFound:
+        raise Http404 from None
+    except ServiceError as error:
+        return _failed(request, error, back)
+    if created.status == ReturnRequest.Status.REFUNDED:
+        messages.success(request, _("Refunded. The money is on its way back to you."))
+    else:
+        messages.success(request, _("Request sent. The merchant will answer it."))
+    return redirect("orders:return_detail", return_id=created.pk)
+
+
+@login_required
+@require_GET
+def return_list(request: HttpRequest) -> HttpResponse:
+    try:
+        items, next_cursor = paginate(
+            selectors.returns_for_buyer(buyer=request.user),
+            cursor=request.GET.get("cursor") or None,
+            limit=PAGE_SIZE,
+        )
+    except ServiceError as error:
+        return _failed(request, error, reverse("orders:returns"))
+    return render(request, "orders/return_list.html", {"returns": items, "next_cursor": next_cursor})
+
+
+@login_required
+@require_GET
+def return_detail(request: HttpRequest, return_id: int) -> HttpResponse:
+    try:
+        found = selectors.return_for_buyer(buyer=request.user, return_id=return_id)
+    except NotFound:
+        raise Http404 from None
+    return render(request, "orders/return_detail.html", {"ret": found})
+
+
+@login_required
+@require_POST
+def return_ship_back(request: HttpRequest, return_id: int) -> HttpResponse:
+    back = reverse("orders:return_detail", args=[return_id])
+    form = ShipForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_error(request, form))
+        return redirect(back)
+    try:
+        services.return_ship_back(
+            buyer=request.user,
+            return_id=return_id,
+            carrier=form.cleaned_data["carrier"],
+            tracking_number=form.cleaned_data["tracking_number"],
+        )
+    except NotFound:
+        raise Http404 from None
+    except ServiceError as error:
+        return _failed(request, error, back)
+    messages.success(request, _("Thanks. The merchant refunds you when the parcel arrives."))
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def return_cancel(request: HttpRequest, return_id: int) -> HttpResponse:
+    back = reverse("orders:return_detail", args=[return_id])
+    try:
+        services.return_cancel(buyer=request.user, return_id=return_id)
+    except NotFound:
+        raise Http404 from None
+    except ServiceError as error:
+        return _failed(request, error, back)
+    messages.success(request, _("Request withdrawn."))
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def console_returns(request: HttpRequest) -> HttpResponse:
+    merchant = selectors.merchant_for_console(user=request.user)
+    if merchant is None:
+        raise Http404
+    status = request.GET.get("status", "requested")
+    try:
+        items, next_cursor = paginate(
+            selectors.merchant_returns(merchant=merchant, status=status or None),
+            cursor=request.GET.get("cursor") or None,
+            limit=PAGE_SIZE,
+        )
+    except ServiceError as error:
+        return _failed(request, error, reverse("orders:console_returns"))
+    return render(
+        request,
+        "orders/console_returns.html",
+        {"merchant": merchant, "returns": items, "next_cursor": next_cursor, "status": status, "tabs": RETURN_TABS},
+    )
+
+
+def _console_return_action(request: HttpRequest, return_id: int, act: Any, done: str) -> HttpResponse:
+    back = _next_url(request, reverse("orders:console_returns"))
+    try:
+        selectors.return_for_member(user=request.user, return_id=return_id)
+        act()
+    except NotFound:
+        raise Http404 from None
+    except ServiceError as error:
+        return _failed(request, error, back)
+    messages.success(request, done % {"id": return_id})
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def console_return_approve(request: HttpRequest, return_id: int) -> HttpResponse:
+    return _console_return_action(
+        request,
+        return_id,
+        lambda: services.return_approve(actor=request.user, return_id=return_id),
+        _("Return %(id)s approved."),
+    )
+
+
+@login_required
+@require_POST
+def console_return_reject(request: HttpRequest, return_id: int) -> HttpResponse:
+    form = RejectReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_error(request, form))
+        return redirect(_next_url(request, reverse("orders:console_returns")))
+    return _console_return_action(
+        request,
+        return_id,
+        lambda: services.return_reject(actor=request.user, return_id=return_id, reason=form.cleaned_data["reason"]),
+        _("Return %(id)s rejected."),
+    )
+
+
+@login_required
+@require_POST
+def console_return_receive(request: HttpRequest, return_id: int) -> HttpResponse:
+    return _console_return_action(
+        request,
+        return_id,
+        lambda: services.return_receive(actor=request.user, return_id=return_id),
+        _("Return %(id)s received and refunded."),
+    )

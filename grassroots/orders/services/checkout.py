@@ -18,6 +18,7 @@ from grassroots.catalog.stock import OutOfStock, merge_lines, stock_release, sto
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.money import CURRENCY_EXPONENT
 from grassroots.core.state_machine import InvalidTransition
+from grassroots.coupons.services import CouponQuote, coupon_quote, coupon_redeem, coupon_release
 from grassroots.merchants.models import Merchant, MerchantMember
 from grassroots.orders.machine import CHECKOUT_MACHINE, ORDER_MACHINE
 from grassroots.orders.models import CartItem, Checkout, Order, OrderLine, OrderStatusChange, ShippingRule
@@ -98,6 +99,13 @@ class CheckoutPlan:
     @property
     def total(self) -> int:
         return self.goods_total + self.shipping_total
+
+    def goods_by_merchant(self) -> dict[int, list[tuple[int, int]]]:
+        """{merchant id: [(sku id, goods amount of the line)]}: what a coupon is quoted on."""
+        return {
+            group.merchant.pk: [(sku.pk, sku.price_amount * quantity) for sku, quantity in group.lines]
+            for group in self.groups
+        }
 
 
 def checkout_plan(*, items: Sequence[tuple[Any, Any]]) -> CheckoutPlan:
@@ -181,13 +189,16 @@ def checkout_place(
     """Reserve stock and create one Checkout with one Order per merchant, all or nothing.
 
     The number of queries does not depend on the number of lines: one read of all SKUs, one
-    conditional UPDATE reserving all of them, bulk inserts.
+    conditional UPDATE reserving all of them, bulk inserts; a coupon adds a constant 4 (5 with a
+    per-user limit): quote (read, count) and redeem (conditional UPDATE, count, insert).
+
+    With a coupon the buyer pays goods - discount + shipping: the discount is spread over the lines
+    it applies to (OrderLine.discount_amount, paid_amount = goods - discount), and each order's and
+    the checkout's discount_total and total follow. A coupon that fails any check is a 422 with its
+    code and nothing is written.
     """
     now = now or timezone.now()
-    if coupon_code and coupon_code.strip():
-        # Coupons plug in here (they set OrderLine.discount_amount); until then a code is refused
-        # rather than silently ignored.
-        raise ValidationFailed(_("This coupon is not valid."), code="invalid_coupon", fields={"coupon_code": "invalid"})
+    code = coupon_code.strip() if isinstance(coupon_code, str) else ""
     address = owned_address(owner=buyer, address_id=address_id)
     cart_item_ids: list[int] = []
     if from_cart:
@@ -199,10 +210,15 @@ def checkout_place(
         cart_item_ids = [pk for pk, _sku, _quantity in rows]
         items = [(sku_id, quantity) for _pk, sku_id, quantity in rows]
     plan = checkout_plan(items=items or [])
+    quote = None
+    if code:
+        quote = coupon_quote(
+            code=code, buyer=buyer, lines_by_merchant=plan.goods_by_merchant(), currency=plan.currency, now=now
+        )
 
     try:
         checkout = _checkout_write(
-            buyer=buyer, plan=plan, snapshot=address.snapshot(), cart_item_ids=cart_item_ids, now=now
+            buyer=buyer, plan=plan, snapshot=address.snapshot(), cart_item_ids=cart_item_ids, quote=quote, now=now
         )
     except OutOfStock:
         # Everything was rolled back; now say what is left of each short line.
@@ -213,9 +229,18 @@ def checkout_place(
 
 
 def _checkout_write(
-    *, buyer: Any, plan: CheckoutPlan, snapshot: dict[str, str], cart_item_ids: list[int], now: datetime
+    *,
+    buyer: Any,
+    plan: CheckoutPlan,
+    snapshot: dict[str, str],
+    cart_item_ids: list[int],
+    quote: CouponQuote | None,
+    now: datetime,
 ) -> Checkout:
     expires_at = now + timedelta(minutes=orders_setting("ORDER_PAYMENT_TIMEOUT_MINUTES"))
+    line_discounts = quote.line_discounts if quote else {}
+    discount_total = quote.discount_total if quote else 0
+    order_discounts = [sum(line_discounts.get(sku.pk, 0) for sku, _q in group.lines) for group in plan.groups]
     with transaction.atomic():
         stock_reserve(lines=plan.quantities)
         _check_purchase_limits(buyer=buyer, plan=plan)
@@ -224,11 +249,14 @@ def _checkout_write(
             currency=plan.currency,
             goods_total=plan.goods_total,
             shipping_total=plan.shipping_total,
-            discount_total=0,
-            total=plan.total,
-            coupon_code="",
+            discount_total=discount_total,
+            total=plan.total - discount_total,
+            coupon_code=quote.coupon.code if quote else "",
             expires_at=expires_at,
         )
+        if quote:
+            # After the SKU rows (stock_reserve), like coupon_release in _checkout_close: one lock order.
+            coupon_redeem(coupon=quote.coupon, buyer=buyer, checkout_id=checkout.pk, amount=discount_total, now=now)
         orders = Order.objects.bulk_create(
             [
                 Order(
@@ -239,10 +267,11 @@ def _checkout_write(
                     currency=plan.currency,
                     goods_total=group.goods_total,
                     shipping_total=group.shipping_total,
-                    total=group.total,
+                    discount_total=discount,
+                    total=group.total - discount,
                     placed_at=now,
                 )
-                for group in plan.groups
+                for group, discount in zip(plan.groups, order_discounts, strict=True)
             ]
         )
         OrderLine.objects.bulk_create(
@@ -255,7 +284,8 @@ def _checkout_write(
                     sku_label=sku.label[:120],
                     unit_price=sku.price_amount,
                     quantity=quantity,
-                    paid_amount=sku.price_amount * quantity,
+                    discount_amount=line_discounts.get(sku.pk, 0),
+                    paid_amount=sku.price_amount * quantity - line_discounts.get(sku.pk, 0),
                 )
                 for order, group in zip(orders, plan.groups, strict=True)
                 for sku, quantity in group.lines
@@ -302,6 +332,7 @@ def _checkout_close(*, checkout_id: int, action: str, actor: Any, now: datetime)
         pending.update(status=order_target, cancelled_at=now)
         lines = OrderLine.objects.filter(order__in=[o.pk for o in orders]).values_list("sku_id", "quantity")
         stock_release(lines=merge_lines(lines))
+        coupon_release(checkout_id=checkout_id, now=now)
         audit_rows(orders, from_status=Order.Status.PENDING_PAYMENT, to_status=order_target, action=action, actor=actor)
     return True
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,7 +15,7 @@ from grassroots.core.state_machine import InvalidTransition
 from grassroots.core.text import clean_plain_text
 from grassroots.merchants.models import MerchantMember
 from grassroots.orders.machine import ORDER_MACHINE, ORDER_TIMESTAMPS
-from grassroots.orders.models import Order, OrderStatusChange
+from grassroots.orders.models import RETURN_OPEN_STATUSES, Order, OrderStatusChange, ReturnRequest
 from grassroots.orders.services.common import TRACKING_RE, orders_setting
 
 
@@ -74,11 +75,18 @@ def order_confirm_receipt(*, buyer: Any, order: Order) -> Order:
 
 
 def orders_auto_complete(*, now: datetime | None = None, batch: int = 500) -> int:
-    """delivered -> completed once ORDER_AUTO_COMPLETE_DAYS have passed; returns how many. Idempotent."""
+    """delivered -> completed once ORDER_AUTO_COMPLETE_DAYS and the return window have passed and
+    no return is open; returns how many. Idempotent."""
+    from grassroots.orders.services.aftersale import return_window_days  # it imports this module
+
     now = now or timezone.now()
-    cutoff = now - timedelta(days=orders_setting("ORDER_AUTO_COMPLETE_DAYS"))
+    days = max(orders_setting("ORDER_AUTO_COMPLETE_DAYS"), return_window_days())
+    cutoff = now - timedelta(days=days)
+    open_returns = ReturnRequest.objects.filter(order=OuterRef("pk"), status__in=RETURN_OPEN_STATUSES)
     due = list(
-        Order.objects.filter(status=Order.Status.DELIVERED, delivered_at__lte=cutoff).order_by("delivered_at")[:batch]
+        Order.objects.filter(status=Order.Status.DELIVERED, delivered_at__lte=cutoff)
+        .exclude(Exists(open_returns))
+        .order_by("delivered_at")[:batch]
     )
     done = 0
     for order in due:
