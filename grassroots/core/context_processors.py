@@ -18,4 +18,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
 
         return merchants_for_user(user=user).exists()
 
-    return {"nav_is_merchant": SimpleLazyObject(is_merchant)}
+    def has_shop() -> bool:
+        if user is None or not user.is_authenticated:
+            return False
+        from grassroots.shops.selectors import shop_for_user
+
+        return shop_for_user(user=user) is not None
+
+    return {"nav_is_merchant": SimpleLazyObject(is_merchant), "nav_has_shop": SimpleLazyObject(has_shop)}

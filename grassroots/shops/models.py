@@ -5,6 +5,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+MAX_SHOP_ITEMS = 200
+NAME_MAX_LENGTH = 60
+PITCH_MAX_LENGTH = 280
+RECOMMENDATION_MAX_LENGTH = 280
+RATE_MIN_BPS = 100
+RATE_MAX_BPS = 8000
+
 
 class Shop(models.Model):
     """A shopkeeper's micro-shop: a curated selection from the pool with their own pitch.
@@ -19,12 +26,21 @@ class Shop(models.Model):
 
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop")
     slug = models.SlugField(max_length=60, unique=True)
-    name = models.CharField(max_length=60)
-    pitch = models.CharField(max_length=280, blank=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    pitch = models.CharField(max_length=PITCH_MAX_LENGTH, blank=True)
     avatar = models.ImageField(upload_to="shops/%Y/%m/", blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     terms_accepted_at = models.DateTimeField()
+    # Kept by conditional UPDATEs in services, so two concurrent adds cannot pass the item limit.
+    item_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(item_count__gte=0, item_count__lte=MAX_SHOP_ITEMS), name="shop_item_count_in_range"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -35,7 +51,7 @@ class ShopItem(models.Model):
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="items")
     product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="shop_items")
-    recommendation = models.CharField(max_length=280, blank=True)
+    recommendation = models.CharField(max_length=RECOMMENDATION_MAX_LENGTH, blank=True)
     position = models.PositiveIntegerField(default=0)
     added_at = models.DateTimeField(auto_now_add=True)
 
@@ -56,12 +72,14 @@ class CommissionRate(models.Model):
     effective_from = models.DateTimeField(db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when a later decision replaced this change before it took effect; such a row never applies.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["product_id", "-effective_from", "-id"]
         indexes = [models.Index(fields=["product", "-effective_from"], name="commission_rate_lookup")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(rate_bps__gte=100, rate_bps__lte=8000), name="commission_rate_1_to_80_pct"
+                condition=Q(rate_bps__gte=RATE_MIN_BPS, rate_bps__lte=RATE_MAX_BPS), name="commission_rate_1_to_80_pct"
             )
         ]
