@@ -17,6 +17,7 @@ from grassroots.accounts.services import (
     user_profile_update,
     user_signup,
 )
+from grassroots.attribution.services import binding_on_signup
 
 router = Router(tags=["accounts"])
 
@@ -88,6 +89,7 @@ def signup(request: HttpRequest, payload: SignupIn) -> tuple[int, User]:
         invite_code=payload.invite_code,
         ip_address=client_ip(request),
     )
+    binding_on_signup(user=user, visitor_key=request.COOKIES.get("gr_vid"))
     return 201, user
 
 

@@ -38,6 +38,7 @@ from grassroots.accounts.services import (
     user_session_start,
     user_signup,
 )
+from grassroots.attribution.services import binding_on_signup
 from grassroots.core.errors import NotFound, RateLimited, ServiceError
 from grassroots.core.ratelimit import rate_limit_hit
 
@@ -84,6 +85,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         user = user_signup(**form.cleaned_data, ip_address=client_ip(request))
     except ServiceError as exc:
         return _form_page(request, "accounts/signup.html", context, form, exc)
+    # A visitor who arrived through a shopkeeper's link may stay bound to that shop (if enabled).
+    binding_on_signup(user=user, visitor_key=request.COOKIES.get("gr_vid"))
     user_session_start(request=request, user=user)
     messages.success(request, _("Welcome to Grassroots, %(name)s.") % {"name": user.display_name})
     return redirect(context["next"])

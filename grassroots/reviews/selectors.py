@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -135,8 +135,12 @@ def reviewable_lines(*, buyer: Any) -> QuerySet[OrderLine]:
     """
     if not getattr(buyer, "is_authenticated", False):
         return OrderLine.objects.none()
+    # A line returned in full is no longer a purchase to vouch for.
     return OrderLine.objects.filter(
-        order__buyer=buyer, order__status__in=REVIEWABLE_STATUSES, review__isnull=True
+        order__buyer=buyer,
+        order__status__in=REVIEWABLE_STATUSES,
+        review__isnull=True,
+        refunded_quantity__lt=F("quantity"),
     ).select_related("order", "product")
 
 
@@ -156,7 +160,7 @@ def line_for_review(*, buyer: Any, order_line_id: int) -> OrderLine:
 
 
 def line_is_reviewable(line: OrderLine) -> bool:
-    return line.order.status in REVIEWABLE_STATUSES
+    return line.order.status in REVIEWABLE_STATUSES and line.refunded_quantity < line.quantity
 
 
 def line_review(line: OrderLine) -> Review | None:

@@ -167,6 +167,12 @@ def review_create(
             code="not_delivered",
             fields={"order_line_id": "not_delivered"},
         )
+    if line.refunded_quantity >= line.quantity:
+        raise ValidationFailed(
+            _("This item was returned, so it can no longer be reviewed."),
+            code="returned",
+            fields={"order_line_id": "returned"},
+        )
     if Review.objects.filter(order_line_id=line.pk).exists():
         raise _already_reviewed()
     checked_rating = _check_rating(rating)

@@ -267,3 +267,17 @@ def test_reviewable_lines_are_my_received_lines_without_a_review():
     lines = selectors.reviewable_lines(buyer=buyer).order_by("id")
 
     assert [line.pk for line in lines] == [delivered.pk, completed.pk]
+
+
+def test_a_line_returned_in_full_cannot_be_reviewed():
+    # given a received line whose every unit was returned and refunded
+    line = ordered_line(upto="delivered")
+    type(line).objects.filter(pk=line.pk).update(refunded_quantity=line.quantity, refunded_amount=line.paid_amount)
+
+    # when the buyer tries to review it
+    with pytest.raises(ValidationFailed):
+        services.review_create(buyer=line.order.buyer, order_line_id=line.pk, rating=5, text="", photos=[photo()])
+
+    # then nothing is written and it is not offered for review
+    assert nothing_written()
+    assert line.pk not in {lin.pk for lin in selectors.reviewable_lines(buyer=line.order.buyer)}
