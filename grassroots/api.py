@@ -78,6 +78,7 @@ def _register_routers() -> None:
     from grassroots.accounts.api import router as accounts_router
     from grassroots.attribution.api import router as attribution_router
     from grassroots.catalog.api import router as catalog_router
+    from grassroots.commissions.api import router as commissions_router
     from grassroots.coupons.api import router as coupons_router
     from grassroots.curation.api import router as curation_router
     from grassroots.ledger.api import router as ledger_router
@@ -98,6 +99,7 @@ def _register_routers() -> None:
     api.add_router("/reviews/", reviews_router)
     api.add_router("/shops/", shops_router)
     api.add_router("/attribution/", attribution_router)
+    api.add_router("/commissions/", commissions_router)
 
 
 _register_routers()

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "grassroots.reviews",
     "grassroots.shops",
     "grassroots.attribution",
+    "grassroots.commissions",
 ]
 
 MIDDLEWARE = [
@@ -218,8 +219,12 @@ GRASSROOTS = {
     # Distribution: last click within the window earns; binding keeps a new customer with a shop.
     "ATTRIBUTION_WINDOW_DAYS": int(os.environ.get("GRASSROOTS_ATTRIBUTION_WINDOW_DAYS", "7")),
     "CUSTOMER_BINDING_DAYS": int(os.environ.get("GRASSROOTS_CUSTOMER_BINDING_DAYS", "0")),  # 0: off
+    # Clicks from one IP beyond this per minute still redirect but are not logged.
+    "SHARE_CLICKS_PER_IP_PER_MINUTE": int(os.environ.get("GRASSROOTS_SHARE_CLICKS_PER_IP_PER_MINUTE", "60")),
     "COMMISSION_DECREASE_NOTICE_DAYS": int(os.environ.get("GRASSROOTS_COMMISSION_DECREASE_NOTICE_DAYS", "7")),
     # The inviter's team override, as a share of the platform fee (1000 = 10% of the fee). One level only.
     "TEAM_OVERRIDE_BPS": int(os.environ.get("GRASSROOTS_TEAM_OVERRIDE_BPS", "1000")),
     "WITHDRAWAL_MINIMUM": int(os.environ.get("GRASSROOTS_WITHDRAWAL_MINIMUM", "1000")),
+    "PAYOUT_PROVIDER": os.environ.get("GRASSROOTS_PAYOUT_PROVIDER", "simulated"),
+    "PAYOUT_SIMULATE_FAILURE": env_bool("GRASSROOTS_PAYOUT_SIMULATE_FAILURE", False),
 }

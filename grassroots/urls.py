@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("reviews/", include("grassroots.reviews.urls")),
     path("shops/", include("grassroots.shops.urls")),
     path("s/", include("grassroots.attribution.urls")),
+    path("earnings/", include("grassroots.commissions.urls")),
     path("", include("grassroots.catalog.urls")),
 ]
 if settings.GRASSROOTS.get("SERVE_MEDIA", True):

@@ -320,6 +320,7 @@ def checkout_create(request: HttpRequest, payload: CheckoutIn) -> tuple[int, Any
             items=[(line.sku_id, line.quantity) for line in payload.items] if payload.items is not None else None,
             from_cart=payload.from_cart,
             coupon_code=payload.coupon_code,
+            visitor_key=request.COOKIES.get("gr_vid"),
         )
         return 201, _checkout_out(selectors.checkout_for_buyer(buyer=request.user, checkout_id=checkout.pk))
 

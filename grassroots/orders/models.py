@@ -163,7 +163,8 @@ class Order(models.Model):
     shipping_total = models.BigIntegerField()
     discount_total = models.BigIntegerField(default=0)
     total = models.BigIntegerField()
-    # Set when paid: what the platform keeps of this order (the merchant gets total - platform_fee).
+    # Set when paid: what the platform keeps of this order. The merchant gets total - platform_fee
+    # - the commission and team override of its lines (grassroots.commissions.CommissionLine).
     platform_fee = models.BigIntegerField(default=0)
     placed_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -200,11 +201,32 @@ class OrderLine(models.Model):
     unit_price = models.BigIntegerField()
     quantity = models.PositiveIntegerField()
     # unit_price * quantity - discount_amount: what the buyer paid for this line.
+    # platform_fee: what the platform keeps of it (its fee less any team override).
     discount_amount = models.BigIntegerField(default=0)
     paid_amount = models.BigIntegerField()
     platform_fee = models.BigIntegerField(default=0)
     refunded_amount = models.BigIntegerField(default=0)
     refunded_quantity = models.PositiveIntegerField(default=0)
+    # Attribution snapshot, taken at checkout (grassroots.commissions.services.checkout_attribution)
+    # so later clicks, rate changes or shop edits never change what this sale earns.
+    # rule: last_click | binding | self_purchase | expired | none ("" for orders before attribution).
+    attribution_rule = models.CharField(max_length=20, blank=True)
+    attributed_shop = models.ForeignKey(
+        "shops.Shop", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attributed_shopkeeper = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attribution_click = models.ForeignKey(
+        "attribution.Click", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The rate in effect at the credited click; 0 when nothing is earned (self purchase included).
+    commission_rate_bps = models.PositiveIntegerField(default=0)
+    # Suspected self-referral: the commission is booked as held until an operator decides.
+    attribution_held = models.BooleanField(default=False)
+    attribution_hold_reason = models.CharField(max_length=200, blank=True)
+    # The member price of a self purchase: part of discount_amount, on top of any coupon share.
+    member_discount = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]

@@ -218,6 +218,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 items=direct,
                 from_cart=direct is None,
                 coupon_code=request.POST.get("coupon_code") or None,
+                visitor_key=request.COOKIES.get("gr_vid"),
             )
         except ServiceError as error:
             messages.error(request, error.message)

@@ -18,12 +18,17 @@ Decisions (settings in settings.GRASSROOTS, defaults here):
 - One open return per order line at a time: a second one waits until the first is decided or
   refunded (this also makes a double-submitted form harmless).
 
+- Commission: a line sold through a shop gives back its commission and team override in step
+  with its units (grassroots.commissions.services.commission_refund_shares: split_line of what the
+  refunded units cost, so refunding every unit reverses exactly what was booked). Its platform fee
+  part comes from the same split, not from the per-unit allocation of other lines.
+
 The refund is one transaction: the return moves to refunded, the order lines' refunded counters
 move with conditional UPDATEs, the returned units go back on sale (sold -> stock), the order's
-allocation is reversed in the ledger (Dr merchant:<id>:payable, Dr platform:revenue /
-Cr buyer:clearing), the money goes back through payments (Dr buyer:clearing / Cr gateway:cash),
-and an audit row is written per transition. Any failure, the provider's included, rolls all of it
-back.
+allocation is reversed in the ledger in one entry (Dr merchant:<id>:payable, Dr platform:revenue,
+Dr shopkeeper:<id>:pending|held|available|receivable / Cr buyer:clearing), the money goes back
+through payments (Dr buyer:clearing / Cr gateway:cash), and an audit row is written per
+transition. Any failure, the provider's included, rolls all of it back.
 """
 
 from __future__ import annotations
@@ -39,13 +44,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grassroots.catalog.stock import merge_lines, stock_return
+from grassroots.commissions.services import RefundShare, commission_refund_shares
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import Conflict, NotFound, ValidationFailed
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.core.text import clean_plain_text
+from grassroots.ledger.codes import BUYER_CLEARING, PLATFORM_REVENUE, merchant_payable
 from grassroots.ledger.flows import Allocation, allocation_reversal_postings
 from grassroots.ledger.services import journal_entry_post
 from grassroots.ledger.splits import allocate_proportionally
+from grassroots.ledger.types import PostingSpec
 from grassroots.merchants.models import MerchantMember
 from grassroots.orders.machine import RETURN_MACHINE, RETURN_TIMESTAMPS
 from grassroots.orders.models import (
@@ -421,11 +429,17 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
     return_lines = list(request.lines.all())
     order_lines = {line.pk: line for line in OrderLine.objects.filter(pk__in=[rl.order_line_id for rl in return_lines])}
     goods = fee = 0
+    # Lines with a commission, split with their counters as they were before this refund.
+    shares = commission_refund_shares(
+        refunds=[(order_lines[rl.order_line_id], rl.quantity) for rl in return_lines if rl.order_line_id in order_lines]
+    )
     for return_line in return_lines:
         line = order_lines[return_line.order_line_id]
         if line.refunded_quantity + return_line.quantity > line.quantity:
             raise _exceeds({str(line.pk): line.quantity - line.refunded_quantity})
         amount, line_fee = line_refund_split(line, already=line.refunded_quantity, quantity=return_line.quantity)
+        if line.pk in shares:
+            line_fee = shares[line.pk].platform
         # Conditional on the counters we split from: a concurrent refund of the line makes this
         # one fail rather than give back the same units twice.
         moved = OrderLine.objects.filter(
@@ -468,10 +482,7 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
         journal_entry_post(
             idempotency_key=f"aftersale-reversal:{request.pk}",
             kind="refund_reversal",
-            postings=allocation_reversal_postings(
-                allocations=[Allocation(merchant_id=order.merchant_id, merchant_amount=total - fee, platform_fee=fee)],
-                currency=order.currency,
-            ),
+            postings=_reversal_postings(order=order, total=total, fee=fee, shares=list(shares.values())),
             memo=f"Return {request.pk} of order {order.pk}",
             reference=f"order:{order.pk}",
             actor_id=getattr(actor, "pk", None),
@@ -484,6 +495,25 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
     )
     request.refund_amount, request.shipping_refund = total, shipping
     request.platform_fee_reversed, request.payment_refund_id = fee, payment_refund_id
+
+
+def _reversal_postings(*, order: Order, total: int, fee: int, shares: Sequence[RefundShare]) -> list[PostingSpec]:
+    """Dr merchant payable / Dr platform:revenue / Dr the shopkeepers' accounts / Cr buyer:clearing."""
+    shopkeepers = sum(share.shopkeepers for share in shares)
+    if not shopkeepers:
+        return allocation_reversal_postings(
+            allocations=[Allocation(merchant_id=order.merchant_id, merchant_amount=total - fee, platform_fee=fee)],
+            currency=order.currency,
+        )
+    postings = [PostingSpec(account=BUYER_CLEARING, amount=-total, currency=order.currency)]
+    merchant = total - fee - shopkeepers
+    if merchant:
+        postings.append(
+            PostingSpec(account=merchant_payable(order.merchant_id), amount=merchant, currency=order.currency)
+        )
+    if fee:
+        postings.append(PostingSpec(account=PLATFORM_REVENUE, amount=fee, currency=order.currency))
+    return postings + [posting for share in shares for posting in share.postings]
 
 
 def _payment_refund(*, request: ReturnRequest, order: Order, amount: int) -> int:

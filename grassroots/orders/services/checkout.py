@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from grassroots.catalog.models import Sku
 from grassroots.catalog.stock import OutOfStock, merge_lines, stock_release, stock_reserve, stock_shortages
+from grassroots.commissions.services import NO_ATTRIBUTION, LineAttribution, checkout_attribution, member_discount
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.money import CURRENCY_EXPONENT
 from grassroots.core.state_machine import InvalidTransition
@@ -184,6 +185,7 @@ def checkout_place(
     items: Sequence[tuple[Any, Any]] | None = None,
     from_cart: bool = False,
     coupon_code: str | None = None,
+    visitor_key: str | None = None,
     now: datetime | None = None,
 ) -> Checkout:
     """Reserve stock and create one Checkout with one Order per merchant, all or nothing.
@@ -196,6 +198,12 @@ def checkout_place(
     it applies to (OrderLine.discount_amount, paid_amount = goods - discount), and each order's and
     the checkout's discount_total and total follow. A coupon that fails any check is a 422 with its
     code and nothing is written.
+
+    Attribution (grassroots.commissions.services.checkout_attribution) is resolved for every line
+    with the buyer's device key (`visitor_key`, the "gr_vid" cookie) and snapshotted on the lines:
+    one query when nothing could be attributed, at most eight otherwise, whatever the number of
+    lines. A self purchase gets the member price: an extra line discount (OrderLine.member_discount,
+    included in discount_amount and in the order's and checkout's discount_total).
     """
     now = now or timezone.now()
     code = coupon_code.strip() if isinstance(coupon_code, str) else ""
@@ -216,9 +224,23 @@ def checkout_place(
             code=code, buyer=buyer, lines_by_merchant=plan.goods_by_merchant(), currency=plan.currency, now=now
         )
 
+    snapshot = address.snapshot()
+    attribution = checkout_attribution(
+        buyer=buyer,
+        visitor_key=visitor_key,
+        product_ids=[sku.product_id for group in plan.groups for sku, _quantity in group.lines],
+        address=snapshot,
+        at=now,
+    )
     try:
         checkout = _checkout_write(
-            buyer=buyer, plan=plan, snapshot=address.snapshot(), cart_item_ids=cart_item_ids, quote=quote, now=now
+            buyer=buyer,
+            plan=plan,
+            snapshot=snapshot,
+            cart_item_ids=cart_item_ids,
+            quote=quote,
+            attribution=attribution,
+            now=now,
         )
     except OutOfStock:
         # Everything was rolled back; now say what is left of each short line.
@@ -235,12 +257,25 @@ def _checkout_write(
     snapshot: dict[str, str],
     cart_item_ids: list[int],
     quote: CouponQuote | None,
+    attribution: dict[int, LineAttribution],
     now: datetime,
 ) -> Checkout:
     expires_at = now + timedelta(minutes=orders_setting("ORDER_PAYMENT_TIMEOUT_MINUTES"))
     line_discounts = quote.line_discounts if quote else {}
-    discount_total = quote.discount_total if quote else 0
-    order_discounts = [sum(line_discounts.get(sku.pk, 0) for sku, _q in group.lines) for group in plan.groups]
+    coupon_total = quote.discount_total if quote else 0
+    # The member price of a self purchase comes off what the line costs after the coupon.
+    member = {
+        sku.pk: member_discount(
+            paid=sku.price_amount * quantity - line_discounts.get(sku.pk, 0),
+            bps=attribution.get(sku.product_id, NO_ATTRIBUTION).member_discount_bps,
+        )
+        for group in plan.groups
+        for sku, quantity in group.lines
+    }
+    order_discounts = [
+        sum(line_discounts.get(sku.pk, 0) + member[sku.pk] for sku, _q in group.lines) for group in plan.groups
+    ]
+    discount_total = coupon_total + sum(member.values())
     with transaction.atomic():
         stock_reserve(lines=plan.quantities)
         _check_purchase_limits(buyer=buyer, plan=plan)
@@ -256,7 +291,7 @@ def _checkout_write(
         )
         if quote:
             # After the SKU rows (stock_reserve), like coupon_release in _checkout_close: one lock order.
-            coupon_redeem(coupon=quote.coupon, buyer=buyer, checkout_id=checkout.pk, amount=discount_total, now=now)
+            coupon_redeem(coupon=quote.coupon, buyer=buyer, checkout_id=checkout.pk, amount=coupon_total, now=now)
         orders = Order.objects.bulk_create(
             [
                 Order(
@@ -276,16 +311,13 @@ def _checkout_write(
         )
         OrderLine.objects.bulk_create(
             [
-                OrderLine(
+                _order_line(
                     order=order,
                     sku=sku,
-                    product=sku.product,
-                    product_title=sku.product.title[:160],
-                    sku_label=sku.label[:120],
-                    unit_price=sku.price_amount,
                     quantity=quantity,
-                    discount_amount=line_discounts.get(sku.pk, 0),
-                    paid_amount=sku.price_amount * quantity - line_discounts.get(sku.pk, 0),
+                    coupon_discount=line_discounts.get(sku.pk, 0),
+                    member=member[sku.pk],
+                    attribution=attribution.get(sku.product_id, NO_ATTRIBUTION),
                 )
                 for order, group in zip(orders, plan.groups, strict=True)
                 for sku, quantity in group.lines
@@ -302,6 +334,31 @@ def _checkout_write(
         checkout_id = checkout.pk
         transaction.on_commit(lambda: _schedule_expiry(checkout_id, expires_at))
     return checkout
+
+
+def _order_line(
+    *, order: Order, sku: Sku, quantity: int, coupon_discount: int, member: int, attribution: LineAttribution
+) -> OrderLine:
+    discount = coupon_discount + member
+    return OrderLine(
+        order=order,
+        sku=sku,
+        product=sku.product,
+        product_title=sku.product.title[:160],
+        sku_label=sku.label[:120],
+        unit_price=sku.price_amount,
+        quantity=quantity,
+        discount_amount=discount,
+        paid_amount=sku.price_amount * quantity - discount,
+        member_discount=member,
+        attribution_rule=attribution.rule,
+        attributed_shop_id=attribution.shop_id,
+        attributed_shopkeeper_id=attribution.shopkeeper_id,
+        attribution_click_id=attribution.click_id,
+        commission_rate_bps=attribution.rate_bps,
+        attribution_held=attribution.held,
+        attribution_hold_reason=attribution.hold_reason,
+    )
 
 
 def _schedule_expiry(checkout_id: int, expires_at: datetime) -> None:

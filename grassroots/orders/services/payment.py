@@ -12,30 +12,25 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grassroots.catalog.stock import merge_lines, stock_commit
+from grassroots.commissions.services import commissions_on_paid
 from grassroots.core.errors import NotFound
-from grassroots.ledger.flows import Allocation, allocation_postings
 from grassroots.ledger.services import journal_entry_post
-from grassroots.ledger.splits import split_line
+from grassroots.ledger.types import PostingSpec
 from grassroots.orders.models import Checkout, Order, OrderLine, UnappliedPayment
-from grassroots.orders.services.common import audit_rows, orders_setting
+from grassroots.orders.services.common import audit_rows
 
 logger = logging.getLogger(__name__)
 
 
-def _platform_fee(paid: int) -> int:
-    return split_line(paid=paid, platform_fee_bps=orders_setting("PLATFORM_FEE_BPS")).platform_fee
-
-
-def _post_order_paid(order: Order) -> None:
-    """Allocate the order's share of the captured money: the fee (on goods) to the platform, the
-    rest and all of the shipping to the merchant."""
-    allocation = Allocation(
-        merchant_id=order.merchant_id, merchant_amount=order.total - order.platform_fee, platform_fee=order.platform_fee
-    )
+def _post_order_paid(order: Order, postings: list[PostingSpec]) -> None:
+    """Allocate the order's share of the captured money (one entry per order): the fee (on goods)
+    to the platform, commission and team override of attributed lines to the shopkeepers' pending
+    (or held) accounts, the rest and all of the shipping to the merchant. See
+    grassroots.commissions.services.commissions_on_paid."""
     journal_entry_post(
         idempotency_key=f"order-paid:{order.pk}",
         kind="order_paid",
-        postings=allocation_postings(allocations=[allocation], currency=order.currency),
+        postings=postings,
         memo=f"Order {order.pk} paid",
         reference=f"order:{order.pk}",
     )
@@ -70,8 +65,8 @@ def checkout_mark_paid(*, checkout_id: int, intent_id: int, now: datetime | None
         )
         lines = [line for order in orders for line in order.lines.all()]
         stock_commit(lines=merge_lines((line.sku_id, line.quantity) for line in lines))
-        for line in lines:
-            line.platform_fee = _platform_fee(line.paid_amount)
+        # Splits every line (setting its platform_fee) and records the commission lines.
+        postings = commissions_on_paid(orders=orders)
         OrderLine.objects.bulk_update(lines, ["platform_fee"])
         for order in orders:
             order.status = Order.Status.PAID
@@ -81,7 +76,7 @@ def checkout_mark_paid(*, checkout_id: int, intent_id: int, now: datetime | None
             orders, from_status=Order.Status.PENDING_PAYMENT, to_status=Order.Status.PAID, action="pay", actor=None
         )
         for order in orders:
-            _post_order_paid(order)
+            _post_order_paid(order, postings[order.pk])
     return True
 
 
