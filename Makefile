@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 PLAYWRIGHT_CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate demo browsers test check openapi messages clean
+.PHONY: help install run migrate demo browsers test check openapi messages bench-flash clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ openapi: install ## Regenerate the committed OpenAPI schema (docs/openapi.json)
 
 messages: install ## Extract and compile translations (needs gettext)
 	@cd grassroots && ../.venv/bin/django-admin makemessages -l zh_Hans --ignore '*/tests/*' --ignore 'static/*' --no-obsolete && ../.venv/bin/django-admin compilemessages -l zh_Hans
+
+bench-flash: install ## Flash-sale benchmark on PostgreSQL (results in docs/benchmarks.md)
+	@$(RUN) python -m bench.flash_sale.run
 
 clean: ## Remove the local database and media
 	rm -rf data/*.sqlite3* data/media data/static
