@@ -81,12 +81,19 @@ def _register_routers() -> None:
     from grassroots.commissions.api import router as commissions_router
     from grassroots.coupons.api import router as coupons_router
     from grassroots.curation.api import router as curation_router
+    from grassroots.feeds.api import router as feeds_router
+    from grassroots.interactions.api import router as interactions_router
     from grassroots.ledger.api import router as ledger_router
     from grassroots.merchants.api import router as merchants_router
+    from grassroots.messaging.api import router as messaging_router
+    from grassroots.moderation.api import router as moderation_router
+    from grassroots.notes.api import router as notes_router
+    from grassroots.notifications.api import router as notifications_router
     from grassroots.orders.api import router as orders_router
     from grassroots.payments.api import router as payments_router
     from grassroots.reviews.api import router as reviews_router
     from grassroots.shops.api import router as shops_router
+    from grassroots.social.api import router as social_router
 
     api.add_router("/accounts/", accounts_router)
     api.add_router("/merchants/", merchants_router)
@@ -100,6 +107,13 @@ def _register_routers() -> None:
     api.add_router("/shops/", shops_router)
     api.add_router("/attribution/", attribution_router)
     api.add_router("/commissions/", commissions_router)
+    api.add_router("/social/", social_router)
+    api.add_router("/notes/", notes_router)
+    api.add_router("/interactions/", interactions_router)
+    api.add_router("/feeds/", feeds_router)
+    api.add_router("/notifications/", notifications_router)
+    api.add_router("/messages/", messaging_router)
+    api.add_router("/moderation/", moderation_router)
 
 
 _register_routers()

@@ -53,6 +53,13 @@ INSTALLED_APPS = [
     "grassroots.shops",
     "grassroots.attribution",
     "grassroots.commissions",
+    "grassroots.social",
+    "grassroots.notes",
+    "grassroots.interactions",
+    "grassroots.feeds",
+    "grassroots.notifications",
+    "grassroots.messaging",
+    "grassroots.moderation",
 ]
 
 MIDDLEWARE = [
@@ -227,4 +234,16 @@ GRASSROOTS = {
     "WITHDRAWAL_MINIMUM": int(os.environ.get("GRASSROOTS_WITHDRAWAL_MINIMUM", "1000")),
     "PAYOUT_PROVIDER": os.environ.get("GRASSROOTS_PAYOUT_PROVIDER", "simulated"),
     "PAYOUT_SIMULATE_FAILURE": env_bool("GRASSROOTS_PAYOUT_SIMULATE_FAILURE", False),
+    # Social layer. Home feeds are fanned out on write into a timeline capped at FEED_TIMELINE_CAP
+    # entries per reader; authors with more followers than FEED_FANOUT_ON_READ_THRESHOLD are merged
+    # in when the feed is read instead.
+    "FEED_TIMELINE_CAP": int(os.environ.get("GRASSROOTS_FEED_TIMELINE_CAP", "800")),
+    "FEED_FANOUT_ON_READ_THRESHOLD": int(os.environ.get("GRASSROOTS_FEED_FANOUT_ON_READ_THRESHOLD", "5000")),
+    "FEED_PAGE_SIZE": int(os.environ.get("GRASSROOTS_FEED_PAGE_SIZE", "20")),
+    # Per-user limits per hour on what can be used to spam.
+    "NOTES_PER_HOUR": int(os.environ.get("GRASSROOTS_NOTES_PER_HOUR", "20")),
+    "COMMENTS_PER_HOUR": int(os.environ.get("GRASSROOTS_COMMENTS_PER_HOUR", "120")),
+    "FOLLOWS_PER_HOUR": int(os.environ.get("GRASSROOTS_FOLLOWS_PER_HOUR", "200")),
+    "MESSAGES_PER_HOUR": int(os.environ.get("GRASSROOTS_MESSAGES_PER_HOUR", "60")),
+    "REPORTS_PER_HOUR": int(os.environ.get("GRASSROOTS_REPORTS_PER_HOUR", "30")),
 }

@@ -20,6 +20,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("shops/", include("grassroots.shops.urls")),
     path("s/", include("grassroots.attribution.urls")),
     path("earnings/", include("grassroots.commissions.urls")),
+    path("", include("grassroots.social.urls")),  # /u/<handle>/ profiles, follow lists
+    path("notes/", include("grassroots.notes.urls")),
+    path("interactions/", include("grassroots.interactions.urls")),
+    path("", include("grassroots.feeds.urls")),  # /feed/, /discover/, /tags/<name>/
+    path("notifications/", include("grassroots.notifications.urls")),
+    path("messages/", include("grassroots.messaging.urls")),
+    path("moderation/", include("grassroots.moderation.urls")),
     path("", include("grassroots.catalog.urls")),
 ]
 if settings.GRASSROOTS.get("SERVE_MEDIA", True):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from typing import Any, ClassVar
 
@@ -18,6 +19,16 @@ def new_invite_code() -> str:
     return "".join(secrets.choice(INVITE_CODE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
 
 
+HANDLE_MAX_LENGTH = 30
+_HANDLE_RE = re.compile(r"[^a-z0-9_]+")
+
+
+def handle_base(email: str) -> str:
+    """A readable handle stem from the e-mail's local part: lower-case letters, digits, underscores."""
+    stem = _HANDLE_RE.sub("_", email.split("@", 1)[0].lower()).strip("_")
+    return (stem or "member")[: HANDLE_MAX_LENGTH - 6]
+
+
 class UserManager(BaseUserManager["User"]):
     def unused_invite_code(self) -> str:
         while True:
@@ -25,10 +36,20 @@ class UserManager(BaseUserManager["User"]):
             if not self.filter(invite_code=code).exists():
                 return code
 
+    def unused_handle(self, email: str) -> str:
+        stem = handle_base(email)
+        if not self.filter(handle=stem).exists():
+            return stem
+        while True:
+            candidate = f"{stem}_{secrets.randbelow(100000):05d}"
+            if not self.filter(handle=candidate).exists():
+                return candidate
+
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         if not email:
             raise ValueError("email is required")
         extra.setdefault("invite_code", self.unused_invite_code())
+        extra.setdefault("handle", self.unused_handle(email))
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         user.set_password(password)
         user.save(using=self._db)
@@ -49,6 +70,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     bio = models.CharField(_("bio"), max_length=280, blank=True)
     invite_code_used = models.CharField(_("invite code"), max_length=32, blank=True)
     invite_code = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    # Public name in profile URLs and @mentions; lower-case letters, digits and underscores.
+    handle = models.CharField(_("handle"), max_length=HANDLE_MAX_LENGTH, unique=True, null=True, blank=True)
     # Who brought this member in; the team relation for one level of override, never more.
     invited_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="invitees", verbose_name=_("invited by")
