@@ -43,6 +43,7 @@ class LinkOut(Schema):
     kind: str
     shop_id: int
     product_id: int | None
+    note_id: int | None = None
     url: str
     qr_svg_url: str
     qr_png_url: str
@@ -75,6 +76,7 @@ def _link_out(request: HttpRequest, link: ShareLink) -> LinkOut:
         kind=link.kind,
         shop_id=link.shop_id,
         product_id=link.product_id,
+        note_id=link.note_id,
         url=request.build_absolute_uri(short),
         qr_svg_url=request.build_absolute_uri(f"{short}qr.svg"),
         qr_png_url=request.build_absolute_uri(f"{short}qr.png"),

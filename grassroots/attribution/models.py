@@ -16,18 +16,22 @@ class ShareLink(models.Model):
     """A short, unguessable link (/s/<code>/) that carries a shop's attribution.
 
     One per shop and one per (shop, product): minting is idempotent, so the same item always
-    shares the same URL and QR code.
+    shares the same URL and QR code. Note links ("note") carry the author's shop attribution and
+    the note they came from: one per (shop, note) leading to the note page, and one per
+    (shop, note, product) for each product card of the note, leading to the product page.
     """
 
     class Kind(models.TextChoices):
         SHOP = "shop", _("Shop")
         PRODUCT = "product", _("Product in shop")
+        NOTE = "note", _("Note")
 
     code = models.CharField(max_length=16, unique=True)
     shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="share_links")
     product = models.ForeignKey(
         "catalog.Product", null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
     )
+    note = models.ForeignKey("notes.Note", null=True, blank=True, on_delete=models.CASCADE, related_name="share_links")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     # Counted (non-bot, non-duplicate) clicks, kept by an F() update in click_record.
     click_count = models.PositiveIntegerField(default=0)
@@ -40,9 +44,23 @@ class ShareLink(models.Model):
             models.UniqueConstraint(
                 fields=["shop", "product"], condition=Q(kind="product"), name="uniq_share_link_shop_product"
             ),
+            models.UniqueConstraint(
+                fields=["shop", "note"],
+                condition=Q(kind="note", product__isnull=True),
+                name="uniq_share_link_shop_note",
+            ),
+            models.UniqueConstraint(
+                fields=["shop", "note", "product"],
+                condition=Q(kind="note", product__isnull=False),
+                name="uniq_share_link_shop_note_product",
+            ),
             models.CheckConstraint(
-                condition=(Q(kind="shop", product__isnull=True) | Q(kind="product", product__isnull=False)),
-                name="share_link_kind_matches_product",
+                condition=(
+                    Q(kind="shop", product__isnull=True, note__isnull=True)
+                    | Q(kind="product", product__isnull=False, note__isnull=True)
+                    | Q(kind="note", note__isnull=False)
+                ),
+                name="share_link_kind_matches_target",
             ),
         ]
 

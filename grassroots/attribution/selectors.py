@@ -50,7 +50,10 @@ def share_link_path(link: ShareLink) -> str:
 
 
 def share_target_path(link: ShareLink) -> str:
-    """Where /s/<code>/ redirects: the product page for a product link, else the shop page."""
+    """Where /s/<code>/ redirects: the product page for a product link or a note's product card,
+    the note page for a note link, else the shop page."""
+    if link.kind == ShareLink.Kind.NOTE and link.product_id is None and link.note_id is not None:
+        return reverse("notes:detail", kwargs={"pk": link.note_id})
     if link.product_id is not None and link.product is not None:
         return reverse("catalog:product", kwargs={"slug": link.product.slug})
     return reverse("shops:detail", kwargs={"slug": link.shop.slug})

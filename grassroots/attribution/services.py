@@ -130,6 +130,33 @@ def share_link_for(*, shop: Shop, product: Any = None) -> ShareLink:
     raise ServiceError(_("Could not create the link; please try again."), code="link_failed", status=503)
 
 
+@transaction.atomic
+def share_link_for_note(*, shop: Shop, note_id: int, product_id: int | None = None) -> ShareLink:
+    """The shop's link for a note (leads to the note page), or with `product_id` for one of the
+    note's product cards (leads to the product page); created on first use, idempotent.
+
+    Clicks on it attribute to the shop like any of its links and, through the link, to the note.
+    A product the shop does not carry is NotFound; a suspended shop cannot mint links (Conflict).
+    """
+    if shop.status == Shop.Status.SUSPENDED:
+        raise Conflict(_("This shop is suspended."), code="shop_suspended")
+    if product_id is not None and not ShopItem.objects.filter(shop=shop, product_id=product_id).exists():
+        raise NotFound(_("This product is not in the shop."))
+    lookup = {"shop": shop, "kind": ShareLink.Kind.NOTE, "note_id": note_id, "product_id": product_id}
+    existing = ShareLink.objects.filter(**lookup).first()
+    if existing is not None:
+        return existing
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return ShareLink.objects.create(code=new_share_code(), **lookup)
+        except IntegrityError:
+            existing = ShareLink.objects.filter(**lookup).first()
+            if existing is not None:
+                return existing
+    raise ServiceError(_("Could not create the link; please try again."), code="link_failed", status=503)
+
+
 def share_links_for_shop(*, shop: Shop, product_ids: Iterable[int]) -> dict[int | None, ShareLink]:
     """The shop link (key None) and a link per given item product, minting those missing.
 

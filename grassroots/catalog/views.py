@@ -54,7 +54,13 @@ def _listing(
 
 
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    """Newest products with category chips, or search results when ?q= is given."""
+    """Newest products with category chips, or search results when ?q= is given. A signed-in member
+    landing on "/" gets their home feed instead (the catalogue stays at /search/)."""
+    match = request.resolver_match
+    if request.user.is_authenticated and match is not None and match.url_name == "home" and not request.GET.get("q"):
+        from grassroots.feeds.views import home as feed_home
+
+        return feed_home(request)
     return _listing(request, template="catalog/home.html", context={"categories": selectors.category_tree()})
 
 

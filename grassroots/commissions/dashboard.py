@@ -42,6 +42,7 @@ from grassroots.core.conf import gr_setting
 from grassroots.core.errors import ValidationFailed
 from grassroots.core.money import format_minor
 from grassroots.ledger.models import Posting
+from grassroots.notes.selectors import NoteCommissionRow, notes_commission_by_note
 from grassroots.orders.models import OrderLine
 from grassroots.shops.models import Shop
 from grassroots.shops.selectors import shop_for_user
@@ -101,6 +102,14 @@ class Dashboard:
     balances: Balances
     products: list[ProductRow]
     series: list[DayPoint]
+
+    @property
+    def notes(self) -> list[NoteCommissionRow]:
+        """Commission per note of the shopkeeper (sales through a note's links) in the window; one
+        query, run only where it is shown."""
+        if self.shop is None:
+            return []
+        return notes_commission_by_note(shopkeeper=self.shop.owner_id, since=self.since)
 
     @property
     def conversion(self) -> float | None:

@@ -25,4 +25,24 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
 
         return shop_for_user(user=user) is not None
 
-    return {"nav_is_merchant": SimpleLazyObject(is_merchant), "nav_has_shop": SimpleLazyObject(has_shop)}
+    def unread_notifications() -> int:
+        if user is None or not user.is_authenticated:
+            return 0
+        from grassroots.notifications.selectors import notifications_unread_count
+
+        return notifications_unread_count(user_id=user.pk)
+
+    def unread_messages() -> int:
+        if user is None or not user.is_authenticated:
+            return 0
+        from grassroots.messaging.selectors import messaging_unread_count
+
+        return messaging_unread_count(user_id=user.pk)
+
+    return {
+        "nav_is_merchant": SimpleLazyObject(is_merchant),
+        "nav_has_shop": SimpleLazyObject(has_shop),
+        # Lazy: a page that never renders the header costs no query for these.
+        "nav_unread_notifications": SimpleLazyObject(unread_notifications),
+        "nav_unread_messages": SimpleLazyObject(unread_messages),
+    }

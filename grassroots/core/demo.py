@@ -42,7 +42,78 @@ ACCOUNTS = [
     DemoAccount("home@demo.grassroots", "Sam Hughes", "merchant: Homestead Goods"),
     DemoAccount("buyer@demo.grassroots", "Bo Buyer", "buyer"),
     DemoAccount("fan@demo.grassroots", "Xiaohong Fan", "buyer"),
+    DemoAccount("keeper@demo.grassroots", "Yue Lin", "shopkeeper: a shop, seeding notes, earnings"),
 ]
+
+# (title, text, indexes into PRODUCTS of the tagged products)
+DEMO_NOTES = [
+    (
+        "My winter skincare routine 冬季护肤",
+        "Three steps that saved my dry skin this winter. #skincare #护肤\n"
+        "Toner first, then the cream while the skin is still damp. Ask me anything!",
+        [0, 1],
+    ),
+    (
+        "Pu'er for beginners",
+        "If you are new to #tea, start with a young sheng and brew it short. #puer",
+        [14, 26],
+    ),
+    ("Linen that lasts", "Two years in and it only gets softer. #home", [33]),
+]
+
+
+def _social_demo(*, users: dict[str, User], products: list[Product]) -> None:
+    """A shopkeeper with a shop and seeding notes, a brand note, followers, likes and comments, all
+    through the services a member would use (so counters, disclosure and feeds are real)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from grassroots.interactions.services import comment_create, like_add
+    from grassroots.notes.services import note_create
+    from grassroots.shops.services import commission_rate_set, shop_item_add, shop_open
+    from grassroots.social.services import follow_add
+
+    keeper, buyer, fan = users["keeper@demo.grassroots"], users["buyer@demo.grassroots"], users["fan@demo.grassroots"]
+    shop = shop_open(user=keeper, name="Yue's Good Finds", pitch="Things I use every day.", accept_terms=True)
+    for product in {products[i] for _, _, tagged in DEMO_NOTES for i in tagged}:
+        owner = product.merchant.memberships.first().user  # type: ignore[union-attr]
+        commission_rate_set(actor=owner, product_id=product.pk, rate_bps=1500)
+    notes = []
+    for index, (title, text, tagged) in enumerate(DEMO_NOTES):
+        tagged_products = [products[i] for i in tagged if products[i].is_listed]
+        for product in tagged_products:
+            shop_item_add(user=keeper, product_id=product.pk, recommendation="I use it myself.")
+        picture = SimpleUploadedFile(f"note-{index}.jpg", draw_product_image(title, 100 + index), "image/jpeg")
+        notes.append(
+            note_create(
+                author=keeper,
+                title=title,
+                body=text,
+                images=[picture],
+                product_ids=[p.pk for p in tagged_products],
+                publish=True,
+            )
+        )
+    skin = users["skin@demo.grassroots"]
+    brand = Merchant.objects.get(slug="jade-spring-skincare")
+    brand_picture = SimpleUploadedFile("brand.jpg", draw_product_image("Jade Spring", 200), "image/jpeg")
+    note_create(
+        author=skin,
+        title="New: Camellia Face Oil",
+        body="Cold-pressed camellia oil from Zhejiang. #skincare",
+        images=[brand_picture],
+        product_ids=[products[4].pk],
+        merchant_id=brand.pk,
+        publish=True,
+    )
+    for member in (buyer, fan):
+        follow_add(follower=member, kind="shop", target_id=shop.pk)
+        follow_add(follower=member, kind="merchant", target_id=brand.pk)
+    follow_add(follower=buyer, kind="user", target_id=fan.pk)
+    like_add(user=buyer, note_id=notes[0].pk)
+    like_add(user=fan, note_id=notes[0].pk)
+    question = comment_create(user=fan, note_id=notes[0].pk, body="Does the cream work for oily skin too?")
+    comment_create(user=keeper, note_id=notes[0].pk, body="@fan yes, use a little less of it.", parent_id=question.pk)
+
 
 CATEGORIES = [
     ("beauty", "Beauty & Skincare", "美妆护肤", None),
@@ -402,6 +473,7 @@ def load_demo(*, seed: int = 7) -> bool:
 
     stages = list(ScreeningStage.objects.filter(is_active=True).order_by("position", "id"))
     plan = [stage.code for stage in stages]
+    all_products: list[Product] = []
     for index, (mslug, cslug, en, zh, brand, origin, yuan, options) in enumerate(PRODUCTS):
         merchant = merchants[mslug]
         owner = merchant.memberships.first().user  # type: ignore[union-attr]
@@ -449,6 +521,8 @@ def load_demo(*, seed: int = 7) -> bool:
             image.thumbnail.save(f"{product.slug}-{variant}-thumb.jpg", make_thumbnail(data), save=False)
             image.save()
         _history(product=product, state=state, stages=stages, plan=plan, owner=owner, curator=curator)
+        all_products.append(product)
+    _social_demo(users=users, products=all_products)
     return True
 
 

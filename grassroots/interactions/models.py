@@ -24,12 +24,17 @@ class Like(models.Model):
 class Collection(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections")
     name = models.CharField(_("name"), max_length=COLLECTION_NAME_MAX_LENGTH)
+    # The collection a plain "collect" goes into ("Saved"), created on first use; one per owner.
+    is_default = models.BooleanField(default=False)
     item_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name", "id"]
-        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="uniq_collection_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="uniq_collection_name"),
+            models.UniqueConstraint(fields=["owner"], condition=Q(is_default=True), name="uniq_default_collection"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -43,6 +48,20 @@ class CollectionItem(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["collection", "note"], name="uniq_collection_item")]
+
+
+class CollectMark(models.Model):
+    """One row while a user has a note in at least one of their collections.
+
+    It is what `Note.collect_count` counts (distinct collectors), and its row is the lock that makes
+    "first item added" / "last item removed" exact when the same user collects concurrently."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    note = models.ForeignKey("notes.Note", on_delete=models.CASCADE, related_name="collect_marks")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "note"], name="uniq_collect_mark")]
 
 
 class Comment(models.Model):

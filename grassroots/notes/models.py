@@ -118,3 +118,14 @@ class NoteMention(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["note", "user"], name="uniq_note_mention")]
+
+
+class NoteShare(models.Model):
+    """Who shared a note: share_count counts each member once per note."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["note", "user"], name="uniq_note_share")]

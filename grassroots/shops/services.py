@@ -218,9 +218,15 @@ def shop_item_add(*, user: Any, product_id: Any, recommendation: str = "") -> Sh
             )
         try:
             with transaction.atomic():
-                return ShopItem.objects.create(shop=shop, product_id=product_id, recommendation=text)
+                item = ShopItem.objects.create(shop=shop, product_id=product_id, recommendation=text)
         except IntegrityError:
             raise duplicate from None  # the counter rolls back with the outer block
+        # The shopkeeper now earns on this product: label their notes that tag it (disclosure).
+        from grassroots.notes.services import notes_disclosure_refresh
+
+        owner_id = shop.owner_id
+        transaction.on_commit(lambda: notes_disclosure_refresh(author_id=owner_id))
+        return item
 
 
 def shop_item_update(*, user: Any, item_id: Any, recommendation: str | None = None, position: Any = None) -> ShopItem:

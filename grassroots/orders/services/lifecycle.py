@@ -14,6 +14,7 @@ from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.core.text import clean_plain_text
 from grassroots.merchants.models import MerchantMember
+from grassroots.notifications.services import notify_order_shipped
 from grassroots.orders.machine import ORDER_MACHINE, ORDER_TIMESTAMPS
 from grassroots.orders.models import RETURN_OPEN_STATUSES, Order, OrderStatusChange, ReturnRequest
 from grassroots.orders.services.common import TRACKING_RE, orders_setting
@@ -57,14 +58,21 @@ def order_ship(*, actor: Any, order: Order, carrier: str, tracking_number: str) 
         errors["tracking_number"] = "invalid"
     if errors:
         raise ValidationFailed(_("Enter the carrier and a valid tracking number."), fields=errors)
-    return order_transition(
-        order=order,
-        action="ship",
-        actor=actor,
-        note=f"{carrier} {tracking_number}",
-        carrier=carrier,
-        tracking_number=tracking_number,
-    )
+    with transaction.atomic():
+        order = order_transition(
+            order=order,
+            action="ship",
+            actor=actor,
+            note=f"{carrier} {tracking_number}",
+            carrier=carrier,
+            tracking_number=tracking_number,
+        )
+        transaction.on_commit(
+            lambda: notify_order_shipped(
+                order_id=order.pk, buyer_id=order.buyer_id, carrier=carrier, tracking_number=tracking_number
+            )
+        )
+    return order
 
 
 def order_confirm_receipt(*, buyer: Any, order: Order) -> Order:
