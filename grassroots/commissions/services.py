@@ -31,7 +31,10 @@ Ledger accounts and flows are listed in `grassroots.commissions.models`. Decisio
 - Settlement (`commissions_settle_due`): set-based; lines of orders delivered more than
   RETURN_WINDOW_DAYS ago (or completed) without an open return move pending -> available with a
   conditional UPDATE, so two runs never settle a line twice; one entry per beneficiary and
-  currency per chunk, with shopkeepers kept whole within a chunk.
+  currency per chunk, with shopkeepers kept whole within a chunk, all written by one
+  journal_entries_post_many.
+- Backlog (`grassroots.commissions.backfill`): lines paid without an attribution snapshot (imports,
+  recomputation after an outage) are attributed and booked in bulk on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -54,10 +58,11 @@ from grassroots.core.errors import Conflict, NotFound, PermissionDenied
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.ledger.codes import BUYER_CLEARING, PLATFORM_REVENUE, merchant_payable
 from grassroots.ledger.models import LedgerAccount
-from grassroots.ledger.services import journal_entry_post
+from grassroots.ledger.services import journal_entries_post_many, journal_entry_post, ledger_accounts_lock
 from grassroots.ledger.splits import BPS, LineSplit, allocate_proportionally, split_line
-from grassroots.ledger.types import PostingSpec
+from grassroots.ledger.types import EntrySpec, PostingSpec
 from grassroots.merchants.selectors import user_is_curator
+from grassroots.notifications.services import CommissionAvailable, notify_commission_available_many
 from grassroots.orders.models import RETURN_OPEN_STATUSES, Address, Order, OrderLine, ReturnRequest
 from grassroots.shops.models import Shop
 
@@ -656,8 +661,10 @@ def commissions_settle_due(*, now: datetime | None = None) -> SettlementResult:
     receivables first: Dr shopkeeper:<x>:pending / Cr shopkeeper:<x>:receivable / Cr …:available.
 
     Set-based: shopkeepers are grouped into chunks of up to SETTLE_CHUNK_LINES lines; each chunk is
-    one transaction of a handful of queries plus one ledger entry per beneficiary and currency (a
-    shopkeeper with more due lines than a chunk gets one entry per chunk). Lines are locked in id
+    one transaction of a fixed number of statements, whatever its size: the claim, the sums per
+    beneficiary, one lock of every account involved (`ledger_accounts_lock`) and one
+    `journal_entries_post_many` writing one entry per beneficiary and currency (a shopkeeper with
+    more due lines than a chunk gets one entry per chunk). Lines are locked in id
     order (PostgreSQL), then claimed by a conditional UPDATE (status pending -> available, its
     settlement set), so concurrent or repeated runs never settle a line twice and never deadlock
     each other; a run with nothing due writes nothing.
@@ -721,18 +728,28 @@ def _settle_chunk(*, shopkeeper_ids: list[int], now: datetime) -> tuple[Settleme
         ):
             owed[(user_id, currency)] += int(amount or 0)
         owed = {key: amount for key, amount in owed.items() if amount > 0}
-        balances = _lock_accounts(
-            [
-                shopkeeper_account(user_id, bucket)
-                for user_id, _c in owed
-                for bucket in (AVAILABLE, PENDING, RECEIVABLE)
-            ],
-            {currency for _u, currency in owed},
+        # Receivables are netted only where they exist (none is created); everything the entries post
+        # to is locked in one call, in the ledger's (code, currency) order, before the balances are read.
+        receivables = set(
+            LedgerAccount.objects.filter(
+                code__in=sorted({shopkeeper_account(user_id, RECEIVABLE) for user_id, _c in owed}),
+                currency__in=sorted({currency for _u, currency in owed}),
+            ).values_list("code", "currency")
+        )
+        wanted = [
+            (shopkeeper_account(user_id, bucket), currency)
+            for user_id, currency in owed
+            for bucket in (AVAILABLE, PENDING, RECEIVABLE)
+        ]
+        balances = ledger_accounts_lock(
+            accounts=[key for key in wanted if not key[0].endswith(f":{RECEIVABLE}") or key in receivables]
         )
         moved = netted = 0
+        entries: list[EntrySpec] = []
+        released: list[tuple[int, str, int]] = []  # (user, currency, amount now available)
         for (user_id, currency), amount in sorted(owed.items()):
-            receivable = max(balances.get((shopkeeper_account(user_id, RECEIVABLE), currency), 0), 0)
-            net = min(amount, receivable)
+            receivable = balances.get((shopkeeper_account(user_id, RECEIVABLE), currency))
+            net = min(amount, max(receivable.balance, 0)) if receivable is not None else 0
             postings = [PostingSpec(account=shopkeeper_account(user_id, PENDING), amount=amount, currency=currency)]
             if net:
                 postings.append(
@@ -744,16 +761,31 @@ def _settle_chunk(*, shopkeeper_ids: list[int], now: datetime) -> tuple[Settleme
                         account=shopkeeper_account(user_id, AVAILABLE), amount=-(amount - net), currency=currency
                     )
                 )
-            journal_entry_post(
-                idempotency_key=f"commission-settle:{batch.pk}:{user_id}:{currency}",
-                kind="commission_settlement",
-                postings=postings,
-                memo=f"Commission settlement {batch.pk}",
-                reference=f"shopkeeper:{user_id}",
+            entries.append(
+                EntrySpec(
+                    idempotency_key=f"commission-settle:{batch.pk}:{user_id}:{currency}",
+                    kind="commission_settlement",
+                    postings=postings,
+                    memo=f"Commission settlement {batch.pk}",
+                    reference=f"shopkeeper:{user_id}",
+                )
             )
             moved += amount
             netted += net
+            released.append((user_id, currency, amount - net))
+        journal_entries_post_many(entries=entries)
         CommissionSettlement.objects.filter(pk=batch.pk).update(line_count=claimed, amount_total=moved)
+        # Tell each beneficiary once the money is really available (after commit, one insert).
+        available = [
+            CommissionAvailable(
+                shopkeeper_id=spec_user,
+                amount=spec_amount,
+                currency=spec_currency,
+                settlement_key=f"{batch.pk}:{spec_user}:{spec_currency}",
+            )
+            for spec_user, spec_currency, spec_amount in released
+        ]
+        transaction.on_commit(partial(notify_commission_available_many, items=available))
     return SettlementResult(lines=claimed, entries=len(owed), amount=moved, netted=netted), len(
         ids
     ) == SETTLE_CHUNK_LINES

@@ -1,5 +1,9 @@
 """The only way money moves: one balanced journal entry per movement, keyed for idempotency.
 
+`journal_entry_post` writes one entry; `journal_entries_post_many` writes a batch in a few statements
+with the same guarantees (batch jobs: settlement, the attribution backlog); `ledger_accounts_lock`
+locks accounts for callers that read a balance before they post. See docs/adr/0009.
+
 Account codes and the platform's flows are documented in `grassroots.ledger.codes`; the postings of
 each flow are built by `grassroots.ledger.flows`.
 """
@@ -7,12 +11,13 @@ each flow are built by `grassroots.ledger.flows`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grassroots.core.errors import Conflict, ValidationFailed
@@ -21,15 +26,18 @@ from grassroots.ledger.codes import merchant_payable
 from grassroots.ledger.flows import settlement_postings
 from grassroots.ledger.models import JournalEntry, LedgerAccount, Posting
 from grassroots.ledger.selectors import account_balance, accounts_with_replay
-from grassroots.ledger.types import PostingSpec
+from grassroots.ledger.types import EntrySpec, PostingSpec
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
 
 __all__ = [
+    "EntrySpec",
     "PostingSpec",
+    "journal_entries_post_many",
     "journal_entry_post",
     "journal_entry_reverse",
+    "ledger_accounts_lock",
     "ledger_cache_rebuild",
     "merchant_settlement_post",
 ]
@@ -82,6 +90,27 @@ def _merged(postings: Sequence[PostingSpec]) -> dict[tuple[str, str], int]:
     return {key: amount for key, amount in merged.items() if amount}
 
 
+def _validated(*, idempotency_key: str, kind: str, postings: Sequence[PostingSpec]) -> dict[tuple[str, str], int]:
+    """The entry's postings merged per (account, currency), or ValidationFailed: a key and kind of the
+    right length, valid postings, balanced per currency, moving something."""
+    if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200:
+        raise _invalid(_("The idempotency key is 1 to 200 characters."), "idempotency_key", "invalid_entry")
+    if not isinstance(kind, str) or not 0 < len(kind) <= 40:
+        raise _invalid(_("The entry kind is 1 to 40 characters."), "kind", "invalid_entry")
+    if not postings:
+        raise ValidationFailed(_("An entry needs postings."), code="empty_entry")
+    merged = _merged(postings)
+    totals: dict[str, int] = defaultdict(int)
+    for (_code, currency), amount in merged.items():
+        totals[currency] += amount
+    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
+    if unbalanced:
+        raise ValidationFailed(_("The entry does not balance."), code="unbalanced_entry", fields=unbalanced)
+    if not merged:
+        raise ValidationFailed(_("The postings cancel out: the entry would move nothing."), code="empty_entry")
+    return merged
+
+
 def journal_entry_post(
     *,
     idempotency_key: str,
@@ -98,22 +127,7 @@ def journal_entry_post(
     Postings to the same account are merged. Runs in the caller's transaction when there is one, so
     callers that change other rows in step with the entry wrap both in `transaction.atomic()`.
     """
-    if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200:
-        raise _invalid(_("The idempotency key is 1 to 200 characters."), "idempotency_key", "invalid_entry")
-    if not isinstance(kind, str) or not 0 < len(kind) <= 40:
-        raise _invalid(_("The entry kind is 1 to 40 characters."), "kind", "invalid_entry")
-    if not postings:
-        raise ValidationFailed(_("An entry needs postings."), code="empty_entry")
-    merged = _merged(postings)
-    totals: dict[str, int] = defaultdict(int)
-    for (_code, currency), amount in merged.items():
-        totals[currency] += amount
-    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
-    if unbalanced:
-        raise ValidationFailed(_("The entry does not balance."), code="unbalanced_entry", fields=unbalanced)
-    if not merged:
-        raise ValidationFailed(_("The postings cancel out: the entry would move nothing."), code="empty_entry")
-
+    merged = _validated(idempotency_key=idempotency_key, kind=kind, postings=postings)
     existing = _existing(idempotency_key, merged)
     if existing is not None:
         return existing
@@ -162,6 +176,204 @@ def _existing(idempotency_key: str, merged: dict[tuple[str, str], int]) -> Journ
             fields={"idempotency_key": "conflict"},
         )
     return entry
+
+
+# --- many entries at once -------------------------------------------------------------------------
+
+# Rows per statement on PostgreSQL; on SQLite the backend's parameter limit decides.
+BULK_ROWS = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class LockedAccount:
+    id: int
+    balance: int  # the cached balance, read under the lock
+
+
+def _rows_per_statement(columns: int) -> int:
+    limit = connection.features.max_query_params
+    return max(1, min(BULK_ROWS, limit // columns)) if limit else BULK_ROWS
+
+
+def _upsert_accounts(deltas: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], LockedAccount]:
+    """Create the missing accounts, lock every account and add its delta to the cached balance, in
+    (code, currency) order, one row at a time within each statement (INSERT ... ON CONFLICT DO
+    UPDATE): the same order and the same per-row create-or-lock-and-increment as journal_entry_post,
+    so concurrent writers of either kind take account locks in one global order and cannot
+    deadlock. The increment is done by the database (`cached_balance + delta`), never read and
+    written back. On SQLite writers are serialised by the database lock."""
+    table = connection.ops.quote_name(LedgerAccount._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    keys = sorted(deltas)
+    size = _rows_per_statement(5)
+    locked: dict[tuple[str, str], LockedAccount] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), size):
+            chunk = keys[start : start + size]
+            params: list[Any] = []
+            for code, currency in chunk:
+                params += [code, currency, _account_kind(code), deltas[(code, currency)], now]
+            # Only the table name and placeholders are formatted in; every value is a parameter.
+            sql = (
+                f"INSERT INTO {table} (code, currency, kind, cached_balance, created_at) VALUES "  # noqa: S608
+                + ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+                + f" ON CONFLICT (code, currency) DO UPDATE SET cached_balance = {table}.cached_balance"
+                " + excluded.cached_balance RETURNING id, code, currency, cached_balance"
+            )
+            cursor.execute(sql, params)
+            for pk, code, currency, balance in cursor.fetchall():
+                locked[(code, currency)] = LockedAccount(int(pk), int(balance))
+    return locked
+
+
+def ledger_accounts_lock(*, accounts: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LockedAccount]:
+    """Lock these (code, currency) accounts for the caller's transaction, creating the missing ones,
+    in the order journal_entry_post and journal_entries_post_many touch them, and return their ids
+    and cached balances as of the lock. For callers that read balances before they post (netting,
+    "never more than the balance"): lock everything the transaction will post to in this one call,
+    before any other account is touched, and the posts that follow wait for nobody."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("ledger_accounts_lock needs the caller's transaction.atomic()")
+    wanted = sorted(set(accounts))
+    for code, currency in wanted:
+        _merged([PostingSpec(account=code, amount=1, currency=currency)])  # the same checks as a posting
+    return _upsert_accounts(dict.fromkeys(wanted, 0))
+
+
+def journal_entries_post_many(*, entries: Sequence[EntrySpec]) -> list[JournalEntry]:
+    """Write many balanced entries in a few statements, with journal_entry_post's guarantees:
+
+    - every entry is validated first (key, kind, postings, balanced per currency): one bad entry is a
+      ValidationFailed and nothing is written;
+    - idempotent: an entry whose key is already posted with the same postings is not written again,
+      its first entry is returned; with different postings it is a Conflict (`idempotency_conflict`)
+      and nothing is written. The same key twice in `entries` is one entry (or that Conflict);
+    - new keys are inserted in key order, then accounts are created when missing and locked in
+      (code, currency) order, the cached balances raised by the database in the same statement
+      (`_upsert_accounts`): the order journal_entry_post takes them in, so single and bulk writers
+      never deadlock each other, and the cache keeps equal to the replay (ledger_verify).
+
+    Returns one entry per spec, in order. Runs inside the caller's transaction when there is one,
+    as a savepoint: a failed batch leaves nothing behind. Reversals are posted one at a time with
+    journal_entry_reverse.
+    """
+    merged_by_key: dict[str, dict[tuple[str, str], int]] = {}
+    spec_by_key: dict[str, EntrySpec] = {}
+    for spec in entries:
+        if not isinstance(spec, EntrySpec):
+            raise _invalid(_("Entries must be EntrySpec values."), "entries", "invalid_entry")
+        merged = _validated(idempotency_key=spec.idempotency_key, kind=spec.kind, postings=spec.postings)
+        first = merged_by_key.get(spec.idempotency_key)
+        if first is None:
+            merged_by_key[spec.idempotency_key] = merged
+            spec_by_key[spec.idempotency_key] = spec
+        elif first != merged:
+            raise _key_conflict()
+    if not merged_by_key:
+        return []
+    with transaction.atomic():
+        posted = _existing_many(merged_by_key)
+        new = [spec_by_key[key] for key in sorted(merged_by_key) if key not in posted]
+        if new:
+            posted.update(_write_many(new, merged_by_key))
+        return [posted[spec.idempotency_key] for spec in entries]
+
+
+def _key_conflict() -> Conflict:
+    return Conflict(
+        _("This idempotency key was used for a different entry."),
+        code="idempotency_conflict",
+        fields={"idempotency_key": "conflict"},
+    )
+
+
+def _existing_many(merged_by_key: Mapping[str, dict[tuple[str, str], int]]) -> dict[str, JournalEntry]:
+    """The already posted entries among these keys; Conflict if one has other postings."""
+    found: dict[str, JournalEntry] = {}
+    keys = list(merged_by_key)
+    size = _rows_per_statement(1)
+    for start in range(0, len(keys), size):
+        for entry in JournalEntry.objects.filter(idempotency_key__in=keys[start : start + size]):
+            found[entry.idempotency_key] = entry
+    if not found:
+        return found
+    stored: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
+    ids = sorted(entry.pk for entry in found.values())
+    for start in range(0, len(ids), size):
+        for entry_id, code, currency, amount in Posting.objects.filter(
+            entry_id__in=ids[start : start + size]
+        ).values_list("entry_id", "account__code", "account__currency", "amount"):
+            stored[entry_id][(code, currency)] = amount
+    for key, entry in found.items():
+        if stored[entry.pk] != merged_by_key[key]:
+            raise _key_conflict()
+    return found
+
+
+def _write_many(
+    specs: list[EntrySpec], merged_by_key: Mapping[str, dict[tuple[str, str], int]]
+) -> dict[str, JournalEntry]:
+    """Insert the entries (in key order, skipping keys a concurrent writer has just posted), then their
+    accounts' balances (`_upsert_accounts`) and postings. Keys first, then accounts, each in order:
+    the order in which journal_entry_post takes them."""
+    table = connection.ops.quote_name(JournalEntry._meta.db_table)
+    now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    size = _rows_per_statement(7)
+    rows: dict[str, JournalEntry] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(specs), size):
+            chunk = specs[start : start + size]
+            params: list[Any] = []
+            for spec in chunk:
+                params += [
+                    spec.idempotency_key,
+                    spec.kind,
+                    spec.memo[:255],
+                    spec.reference[:80],
+                    None,
+                    spec.actor_id,
+                    at,
+                ]
+            # Only the table name and placeholders are formatted in; every value is a parameter.
+            sql = (
+                f"INSERT INTO {table} (idempotency_key, kind, memo, reference, reverses_id, created_by_id,"  # noqa: S608
+                " created_at) VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+                + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
+            )
+            cursor.execute(sql, params)
+            ids = {key: pk for pk, key in cursor.fetchall()}
+            for spec in chunk:
+                if spec.idempotency_key in ids:
+                    rows[spec.idempotency_key] = JournalEntry(
+                        pk=int(ids[spec.idempotency_key]),
+                        idempotency_key=spec.idempotency_key,
+                        kind=spec.kind,
+                        memo=spec.memo[:255],
+                        reference=spec.reference[:80],
+                        created_by_id=spec.actor_id,
+                        created_at=now,
+                    )
+    # A concurrent writer posted these keys after our first look: replays like any other.
+    raced = {
+        spec.idempotency_key: merged_by_key[spec.idempotency_key] for spec in specs if spec.idempotency_key not in rows
+    }
+    found = _existing_many(raced) if raced else {}
+    deltas: dict[tuple[str, str], int] = defaultdict(int)
+    for key in rows:
+        for account, amount in merged_by_key[key].items():
+            deltas[account] += amount
+    accounts = _upsert_accounts(deltas)
+    Posting.objects.bulk_create(
+        [
+            Posting(entry_id=row.pk, account_id=accounts[account].id, amount=amount)
+            for key, row in rows.items()
+            for account, amount in sorted(merged_by_key[key].items())
+        ],
+        batch_size=_rows_per_statement(3),
+    )
+    return {**found, **rows}
 
 
 def journal_entry_reverse(*, entry: JournalEntry, idempotency_key: str, memo: str = "") -> JournalEntry:

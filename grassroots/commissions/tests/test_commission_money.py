@@ -41,6 +41,7 @@ from grassroots.commissions.tests.test_commission_helpers import (
 from grassroots.core.errors import PermissionDenied
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.ledger.models import JournalEntry
+from grassroots.notifications.models import Notification
 from grassroots.ledger.selectors import account_balance
 from grassroots.ledger.services import journal_entry_post
 from grassroots.ledger.splits import allocate_proportionally, split_line
@@ -206,9 +207,11 @@ def test_settlement_after_the_window_moves_pending_to_available_once(django_capt
     now = timezone.now()
 
     # When settlement runs, twice
-    first = commissions_settle_due(now=now)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = commissions_settle_due(now=now)
     books_balance()
-    second = commissions_settle_due(now=now)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = commissions_settle_due(now=now)
 
     # Then only the due line moved, once, in one entry per beneficiary
     assert first == SettlementResult(lines=1, entries=2, amount=2100, netted=0)
@@ -221,6 +224,9 @@ def test_settlement_after_the_window_moves_pending_to_available_once(django_capt
     assert JournalEntry.objects.filter(kind="commission_settlement").count() == 2
     assert CommissionSettlement.objects.count() == 1  # the empty second run wrote nothing
     books_balance()
+    # Each beneficiary is told once that the money is available to withdraw
+    told = Notification.objects.filter(kind="commission_available").order_by("recipient_id")
+    assert sorted((n.recipient_id, n.data["amount"]) for n in told) == sorted([(keeper.pk, 2000), (inviter.pk, 100)])
 
     # And the recent one settles once its own window has passed
     assert commissions_settle_due(now=now + timedelta(days=2)).lines == 1

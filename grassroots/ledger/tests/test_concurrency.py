@@ -118,3 +118,27 @@ def test_parallel_settlements_never_pay_out_more_than_is_owed():
     assert account_balance(code=merchant_payable(1), currency="CNY") == -100
     assert JournalEntry.objects.filter(kind="settlement").count() == 3
     assert ledger_problems() == []
+
+
+def test_parallel_batches_on_shared_accounts_never_deadlock_and_post_each_key_once():
+    # Given batches that share accounts and keys, listed in different orders
+    from grassroots.ledger.services import EntrySpec, journal_entries_post_many
+
+    def batch(i: int) -> list[EntrySpec]:
+        keys = list(range(i % 5, i % 5 + 10))
+        if i % 2:
+            keys.reverse()
+        return [EntrySpec(idempotency_key=f"bulk:{k}", kind="order_paid", postings=allocation(k)) for k in keys]
+
+    # When 20 batches are posted from 10 threads at once, interleaved with single posts
+    jobs: list[Callable[[], Any]] = [lambda i=i: journal_entries_post_many(entries=batch(i)) for i in range(20)]
+    jobs += [
+        lambda i=i: journal_entry_post(idempotency_key=f"bulk:{i}", kind="order_paid", postings=allocation(i))
+        for i in range(14)
+    ]
+    _results, errors = run_in_threads(jobs)
+
+    # Then nothing failed, each key was written once and the cached balances equal the replay
+    assert errors == []
+    assert JournalEntry.objects.filter(idempotency_key__startswith="bulk:").count() == 14
+    assert ledger_problems() == []
