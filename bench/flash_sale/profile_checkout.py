@@ -36,10 +36,19 @@ STEPS = [
     ("    claim (own transaction)", "grassroots/core/idempotency.py", "_claim"),
     ("    checkout_place", "grassroots/orders/services/checkout.py", "checkout_place"),
     ("      owned_address", "grassroots/orders/services/addresses.py", "owned_address"),
-    ("      checkout_plan (SKU + shipping reads)", "grassroots/orders/services/checkout.py", "checkout_plan"),
-    ("      _checkout_write (lock .. inserts)", "grassroots/orders/services/checkout.py", "_checkout_write"),
-    ("        stock_reserve (FOR UPDATE + UPDATE)", "grassroots/catalog/stock.py", "stock_reserve"),
-    ("    checkout_for_buyer (read back)", "grassroots/orders/selectors.py", "checkout_for_buyer"),
+    (
+        "      checkout_plan (SKU, product, merchant, shipping: 1 read)",
+        "grassroots/orders/services/checkout.py",
+        "checkout_plan",
+    ),
+    ("      checkout_attribution", "grassroots/commissions/services.py", "checkout_attribution"),
+    (
+        "      _checkout_write (inserts, then the reservation)",
+        "grassroots/orders/services/checkout.py",
+        "_checkout_write",
+    ),
+    ("        stock_reserve (one conditional UPDATE)", "grassroots/catalog/stock.py", "stock_reserve"),
+    ("    checkout_for_buyer (read back; no longer called)", "grassroots/orders/selectors.py", "checkout_for_buyer"),
     ("    _checkout_out (response schema)", "grassroots/orders/api.py", "_checkout_out"),
     ("  prototype _place", "bench/flash_sale/prototype.py", "_place"),
     ("  naive view", "bench/flash_sale/naive_app.py", "naive_checkout"),
@@ -52,6 +61,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", choices=["ours", "naive", "prototype"], default="ours")
     parser.add_argument("-n", type=int, default=200)
+    parser.add_argument("--top", type=int, default=0, help="also print the N functions with most cumulative time")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     args = parser.parse_args()
     os.environ.update(
@@ -112,6 +122,8 @@ def main() -> int:
     for token, address in buyers[21 + args.n :]:
         one(token, address)
     profiler.disable()
+    if args.top:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
 
     def cumulative(suffix: str, function: str) -> float:

@@ -1,24 +1,36 @@
 """The only code that changes Sku.stock, Sku.reserved and Sku.sold.
 
 stock (free) -> reserved (held by an unpaid order) -> sold (paid, not returned). Every change is one
-conditional UPDATE for all SKUs involved, whatever their number:
+conditional UPDATE for all SKUs involved, whatever their number, and the matched row count must
+equal the number of SKUs, or the function raises and the caller's atomic block rolls back, so
+nothing changed (every move must run inside transaction.atomic()). The condition is on the target
+row itself (no join), so PostgreSQL re-checks it against the latest committed row after waiting for
+a lock.
 
-    UPDATE sku SET stock = stock - CASE id WHEN 7 THEN 2 ... END, reserved = reserved + CASE ...
-    WHERE id IN (7, ...) AND stock >= CASE id WHEN 7 THEN 2 ... END
+Reserving (the checkout's hot path, see docs/benchmarks.md "Flash sale") is one statement and takes
+no lock before it: for one SKU
 
-and the matched row count must equal the number of SKUs, or the function raises and the caller's
-atomic block rolls back, so nothing changed (every move must run inside transaction.atomic()).
-The condition is on the target row itself (no join), so PostgreSQL re-checks it against the latest
-committed row after waiting for a lock. On PostgreSQL the rows are first locked in ascending
-id order, so two multi-SKU updates can never deadlock; on SQLite writers are serialised by the
-database (IMMEDIATE transactions), so no lock is needed.
+    UPDATE sku SET stock = stock - 2, reserved = reserved + 2
+    WHERE id = 7 AND stock >= 2 AND is_active AND product_id IN (SELECT id FROM product WHERE is_listed)
+
+The UPDATE takes the row lock itself, so a caller that runs it as the last statement before COMMIT
+holds the SKU row for that statement and the COMMIT only. For several SKUs the same UPDATE uses
+`CASE id WHEN 7 THEN 2 ... END`, and on PostgreSQL its rows come from a materialised CTE that locks
+them in ascending id order (`FOR NO KEY UPDATE`, the lock an UPDATE takes), so two multi-SKU
+reservations can never deadlock. On SQLite writers are serialised by the database (IMMEDIATE
+transactions), so no lock is needed. The other moves (release, commit, return) lock their rows in
+ascending id order first, then run the CASE UPDATE.
 
 stock + reserved + sold only changes through `stock_adjust` (a merchant restocking or writing off).
 """
 
+# SQL here interpolates only table and column names from model metadata and %s placeholders.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, Value, When
@@ -64,7 +76,12 @@ def _per_sku(lines: Mapping[int, int]) -> Case:
 def _lock(sku_ids: list[int]) -> None:
     """Row locks in ascending id order (PostgreSQL); SQLite already serialises writers."""
     if connection.features.has_select_for_update:
-        list(Sku.objects.filter(pk__in=sku_ids).order_by("pk").select_for_update().values_list("pk", flat=True))
+        list(
+            Sku.objects.filter(pk__in=sku_ids)
+            .order_by("pk")
+            .select_for_update(no_key=True)
+            .values_list("pk", flat=True)
+        )
 
 
 def _move(lines: Mapping[int, int], *, take: str, give: str, condition: Q | None = None) -> int:
@@ -99,20 +116,60 @@ def _require_atomic() -> None:
         raise RuntimeError("stock moves must run inside transaction.atomic()")
 
 
-def stock_reserve(*, lines: Mapping[int, int]) -> None:
-    """stock -> reserved for every line, only on active SKUs of listed products.
+def _reserve_sql(lines: Mapping[int, int]) -> tuple[str, list[Any]]:
+    """The one conditional UPDATE that reserves every line (see the module docstring)."""
+    quote = connection.ops.quote_name
+    sku, product = quote(Sku._meta.db_table), quote(Product._meta.db_table)
+    listed = f"product_id IN (SELECT id FROM {product} WHERE is_listed = %s)"
+    if len(lines) == 1:
+        ((sku_id, quantity),) = lines.items()
+        sql = (
+            f"UPDATE {sku} SET stock = stock - %s, reserved = reserved + %s "
+            f"WHERE id = %s AND stock >= %s AND is_active = %s AND {listed}"
+        )
+        return sql, [quantity, quantity, sku_id, quantity, True, True]
+    when = " ".join(["WHEN %s THEN %s"] * len(lines))
+    per_sku = f"CASE id {when} ELSE 0 END"
+    pairs = [value for line in lines.items() for value in line]
+    ids = list(lines)
+    placeholders = ", ".join(["%s"] * len(ids))
+    locks = connection.vendor == "postgresql"
+    # Every row the UPDATE touches comes out of this CTE, which locks them in ascending id order.
+    head = (
+        f"WITH locked AS MATERIALIZED (SELECT id FROM {sku} WHERE id IN ({placeholders}) "
+        "ORDER BY id FOR NO KEY UPDATE) "
+        if locks
+        else ""
+    )
+    rows = "id IN (SELECT id FROM locked)" if locks else f"id IN ({placeholders})"
+    sql = (
+        f"{head}UPDATE {sku} SET stock = stock - {per_sku}, reserved = reserved + {per_sku} "
+        f"WHERE {rows} AND stock >= {per_sku} AND is_active = %s AND {listed}"
+    )
+    if locks:
+        return sql, [*ids, *pairs, *pairs, *pairs, True, True]
+    return sql, [*pairs, *pairs, *ids, *pairs, True, True]
 
-    Raises OutOfStock (409) when any line is short; let it propagate out of the caller's atomic
-    block (which undoes the lines that did match), then `stock_shortages` says what is left.
+
+def stock_reserve(*, lines: Mapping[int, int]) -> None:
+    """stock -> reserved for every line, only on active SKUs of listed products; one statement.
+
+    Raises OutOfStock (409, its fields: {sku_id: units available} for every short line) when any
+    line is short; let it propagate out of the caller's atomic block, which undoes the lines that
+    did match.
     """
     _require_atomic()
     merged = _checked(lines)
     if not merged:
         return
-    listed = Product.objects.filter(is_listed=True).values("pk")
-    matched = _move(merged, take="stock", give="reserved", condition=Q(is_active=True, product_id__in=listed))
+    sql, params = _reserve_sql(merged)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        matched = cursor.rowcount
     if matched != len(merged):
-        raise OutOfStock(_("Some items are out of stock or short."))
+        # The rows that did match are changed in this transaction, but they are not short, so
+        # they are not reported; the caller's rollback undoes them.
+        raise OutOfStock(_("Some items are out of stock or short."), fields=stock_shortages(lines=merged))
 
 
 def _move_held(lines: Mapping[int, int], *, take: str, give: str) -> None:

@@ -321,8 +321,9 @@ def checkout_create(request: HttpRequest, payload: CheckoutIn) -> tuple[int, Any
             from_cart=payload.from_cart,
             coupon_code=payload.coupon_code,
             visitor_key=request.COOKIES.get("gr_vid"),
+            savepoint=False,  # idempotent() rolls its whole transaction back on any error
         )
-        return 201, _checkout_out(selectors.checkout_for_buyer(buyer=request.user, checkout_id=checkout.pk))
+        return 201, _checkout_out(checkout)  # orders and lines come back loaded: no read-back
 
     return idempotent(request, scope="orders.checkout", body=payload.model_dump(), run=run)
 

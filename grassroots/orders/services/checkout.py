@@ -1,20 +1,25 @@
 """Checkout: one payment, one Order per merchant, stock reserved all or nothing."""
 
+# SQL here interpolates only table and column names from model metadata and %s placeholders.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connection, connections, transaction
+from django.db.models import Model, Sum
+from django.db.models.expressions import Col
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from grassroots.catalog.models import Sku
-from grassroots.catalog.stock import OutOfStock, merge_lines, stock_release, stock_reserve, stock_shortages
+from grassroots.catalog.models import Product, Sku
+from grassroots.catalog.stock import OutOfStock, merge_lines, stock_release, stock_reserve
 from grassroots.commissions.services import NO_ATTRIBUTION, LineAttribution, checkout_attribution, member_discount
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.money import CURRENCY_EXPONENT
@@ -31,8 +36,8 @@ from grassroots.orders.services.common import (
     check_id,
     check_quantity,
     orders_setting,
-    sellable_skus,
 )
+from grassroots.orders.services.common import _not_available as not_available
 
 
 def shipping_fee(*, rule: ShippingRule | None, goods_total: int) -> int:
@@ -101,6 +106,12 @@ class CheckoutPlan:
     def total(self) -> int:
         return self.goods_total + self.shipping_total
 
+    def shortages(self) -> dict[str, int]:
+        """{sku_id: units free} for every line the SKU rows read by the plan cannot cover."""
+        return {
+            str(sku.pk): sku.stock for group in self.groups for sku, quantity in group.lines if sku.stock < quantity
+        }
+
     def goods_by_merchant(self) -> dict[int, list[tuple[int, int]]]:
         """{merchant id: [(sku id, goods amount of the line)]}: what a coupon is quoted on."""
         return {
@@ -109,8 +120,83 @@ class CheckoutPlan:
         }
 
 
+_Converter = Callable[[Any, Any, Any], Any]
+
+
+@cache
+def _columns(model: type[Model], alias: str) -> tuple[list[str], list[tuple[Col, list[_Converter]]]]:
+    """A model's concrete columns and, for each, the converters the ORM would apply to its value."""
+    conn = connections[alias]
+    columns = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(model._meta.db_table)
+        columns.append((col, [*conn.ops.get_db_converters(col), *col.get_db_converters(conn)]))
+    return [field.attname for field in model._meta.concrete_fields], columns
+
+
+def _instance(model: type[Model], row: Sequence[Any], start: int) -> tuple[Any, int]:
+    """The model instance whose columns start at row[start] (as the ORM would have loaded it)."""
+    attnames, columns = _columns(model, connection.alias)
+    values = []
+    for offset, (col, converters) in enumerate(columns):
+        value = row[start + offset]
+        for converter in converters:
+            value = converter(value, col, connection)
+        values.append(value)
+    return model.from_db(connection.alias, attnames, values), start + len(columns)
+
+
+def _plan_read(sku_ids: Sequence[int]) -> tuple[dict[int, Sku], dict[int, ShippingRule]]:
+    """The SKUs (each with its product and merchant) and each merchant's shipping rule in the SKU's
+    currency, in ONE query; what `sellable_skus` plus a ShippingRule read would give, without the
+    ORM's per-query compilation (about 1 ms of CPU per checkout saved, docs/benchmarks.md). Raises
+    the same 422 not_available as `sellable_skus`."""
+    quote = connection.ops.quote_name
+    models_: list[type[Model]] = [Sku, Product, Merchant, ShippingRule]
+    aliases = ["s", "p", "m", "r"]
+    select = ", ".join(
+        f"{alias}.{quote(str(col.target.column))}"
+        for model, alias in zip(models_, aliases, strict=True)
+        for col, _converters in _columns(model, connection.alias)[1]
+    )
+    table = {model: quote(model._meta.db_table) for model in models_}
+    sql = (
+        f"SELECT {select} FROM {table[Sku]} s "
+        f"JOIN {table[Product]} p ON p.id = s.product_id "
+        f"JOIN {table[Merchant]} m ON m.id = p.merchant_id "
+        f"LEFT JOIN {table[ShippingRule]} r ON r.merchant_id = p.merchant_id AND r.currency = s.currency "
+        f"WHERE s.id IN ({', '.join(['%s'] * len(sku_ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(sku_ids))
+        rows = cursor.fetchall()
+    skus: dict[int, Sku] = {}
+    rules: dict[int, ShippingRule] = {}
+    for row in rows:
+        sku, at = _instance(Sku, row, 0)
+        product, at = _instance(Product, row, at)
+        merchant, at = _instance(Merchant, row, at)
+        if row[at] is not None:
+            rule, _at = _instance(ShippingRule, row, at)
+            rules[rule.merchant_id] = rule
+        product.merchant = merchant
+        sku.product = product
+        skus[sku.pk] = sku
+    bad = [
+        pk
+        for pk in sku_ids
+        if pk not in skus
+        or not skus[pk].is_active
+        or not skus[pk].product.is_listed
+        or skus[pk].product.merchant.status != Merchant.Status.VERIFIED
+    ]
+    if bad:
+        raise not_available(bad)
+    return skus, rules
+
+
 def checkout_plan(*, items: Sequence[tuple[Any, Any]]) -> CheckoutPlan:
-    """Validate items and split them per merchant with shipping; reads only (2 queries)."""
+    """Validate items and split them per merchant with shipping; reads only (1 query)."""
     checked = [(check_id(sku_id, field="sku_id"), check_quantity(quantity)) for sku_id, quantity in items]
     if not checked:
         raise ValidationFailed(_("Choose something to buy."), code="no_items", fields={"items": "required"})
@@ -126,7 +212,7 @@ def checkout_plan(*, items: Sequence[tuple[Any, Any]]) -> CheckoutPlan:
                 code="invalid_quantity",
                 fields={str(sku_id): "out_of_range"},
             )
-    skus = sellable_skus(list(quantities))
+    skus, rules = _plan_read(list(quantities))
     currencies = {sku.currency for sku in skus.values()}
     if len(currencies) != 1:
         raise ValidationFailed(_("Items in different currencies must be bought separately."), code="mixed_currency")
@@ -135,10 +221,6 @@ def checkout_plan(*, items: Sequence[tuple[Any, Any]]) -> CheckoutPlan:
     for sku_id, quantity in quantities.items():
         sku = skus[sku_id]
         by_merchant[sku.product.merchant_id].append((sku, quantity))
-    rules = {
-        rule.merchant_id: rule
-        for rule in ShippingRule.objects.filter(merchant_id__in=list(by_merchant), currency=currency)
-    }
     groups = []
     for merchant_id, lines in sorted(by_merchant.items()):
         goods = sum(sku.price_amount * quantity for sku, quantity in lines)
@@ -154,8 +236,9 @@ def checkout_plan(*, items: Sequence[tuple[Any, Any]]) -> CheckoutPlan:
 
 
 def _check_purchase_limits(*, buyer: Any, plan: CheckoutPlan) -> None:
-    """Units this buyer holds in orders that are not cancelled, plus this checkout, within each
-    SKU's max_per_user. Runs after the SKU rows are locked, so two checkouts of one buyer queue."""
+    """Units this buyer holds in orders that are not cancelled, this checkout's lines included
+    (already inserted), within each SKU's max_per_user. Runs after stock_reserve has locked the SKU
+    rows, so two checkouts of one buyer queue and the second one counts the first one's lines."""
     limits = {sku.pk: sku.max_per_user for group in plan.groups for sku, _quantity in group.lines if sku.max_per_user}
     if not limits:
         return
@@ -168,9 +251,9 @@ def _check_purchase_limits(*, buyer: Any, plan: CheckoutPlan) -> None:
         .order_by()
     )
     over = {
-        str(sku_id): max(0, limit - held.get(sku_id, 0))
+        str(sku_id): max(0, limit - (held.get(sku_id, 0) - plan.quantities[sku_id]))
         for sku_id, limit in limits.items()
-        if held.get(sku_id, 0) + plan.quantities[sku_id] > limit
+        if held.get(sku_id, 0) > limit
     }
     if over:
         raise ValidationFailed(
@@ -187,8 +270,20 @@ def checkout_place(
     coupon_code: str | None = None,
     visitor_key: str | None = None,
     now: datetime | None = None,
+    savepoint: bool = True,
 ) -> Checkout:
     """Reserve stock and create one Checkout with one Order per merchant, all or nothing.
+
+    Built for a rush on one SKU (docs/benchmarks.md, "Flash sale"): reads and checks come first
+    (a line already seen short is refused before anything is written), then the inserts, and the
+    stock reservation (one conditional UPDATE, catalog.stock.stock_reserve) is the last write, so
+    the hot SKU row is locked from that statement to COMMIT only; the purchase-limit count and the
+    coupon redemption follow it when they apply (both need the SKU lock held). The checkout comes
+    back with its orders and lines loaded: the caller needs no read-back.
+
+    Inside a transaction, a failure rolls back to a savepoint, so the caller may go on; a caller
+    that rolls its whole transaction back on any error anyway (the API's idempotency block) passes
+    `savepoint=False` and saves two statements, one of them while the SKU row is locked.
 
     The number of queries does not depend on the number of lines: one read of all SKUs, one
     conditional UPDATE reserving all of them, bulk inserts; a coupon adds a constant 4 (5 with a
@@ -223,6 +318,10 @@ def checkout_place(
         quote = coupon_quote(
             code=code, buyer=buyer, lines_by_merchant=plan.goods_by_merchant(), currency=plan.currency, now=now
         )
+    # A line the plan's read already sees short is refused before anything is written: a sold-out
+    # rush costs reads only. The reservation below re-checks every line on the latest rows.
+    if short := plan.shortages():
+        raise OutOfStock(_("Some items are out of stock or short."), fields=short)
 
     snapshot = address.snapshot()
     attribution = checkout_attribution(
@@ -232,8 +331,8 @@ def checkout_place(
         address=snapshot,
         at=now,
     )
-    try:
-        checkout = _checkout_write(
+    with transaction.atomic(savepoint=savepoint):
+        return _checkout_write(
             buyer=buyer,
             plan=plan,
             snapshot=snapshot,
@@ -242,12 +341,6 @@ def checkout_place(
             attribution=attribution,
             now=now,
         )
-    except OutOfStock:
-        # Everything was rolled back; now say what is left of each short line.
-        raise OutOfStock(
-            _("Some items are out of stock or short."), fields=stock_shortages(lines=plan.quantities)
-        ) from None
-    return checkout
 
 
 def _checkout_write(
@@ -260,6 +353,11 @@ def _checkout_write(
     attribution: dict[int, LineAttribution],
     now: datetime,
 ) -> Checkout:
+    """Insert everything first, then take the hot rows: the stock reservation is the last write
+    but the purchase-limit count and the coupon (both only when they apply), so the SKU rows are
+    held from that UPDATE to COMMIT only. Returns the checkout with its orders, their merchant and
+    lines already loaded (what `checkout.orders.all()` and `order.lines.all()` give), so the caller
+    needs no read-back."""
     expires_at = now + timedelta(minutes=orders_setting("ORDER_PAYMENT_TIMEOUT_MINUTES"))
     line_discounts = quote.line_discounts if quote else {}
     coupon_total = quote.discount_total if quote else 0
@@ -276,63 +374,69 @@ def _checkout_write(
         sum(line_discounts.get(sku.pk, 0) + member[sku.pk] for sku, _q in group.lines) for group in plan.groups
     ]
     discount_total = coupon_total + sum(member.values())
-    with transaction.atomic():
-        stock_reserve(lines=plan.quantities)
-        _check_purchase_limits(buyer=buyer, plan=plan)
-        checkout = Checkout.objects.create(
-            buyer=buyer,
-            currency=plan.currency,
-            goods_total=plan.goods_total,
-            shipping_total=plan.shipping_total,
-            discount_total=discount_total,
-            total=plan.total - discount_total,
-            coupon_code=quote.coupon.code if quote else "",
-            expires_at=expires_at,
-        )
-        if quote:
-            # After the SKU rows (stock_reserve), like coupon_release in _checkout_close: one lock order.
-            coupon_redeem(coupon=quote.coupon, buyer=buyer, checkout_id=checkout.pk, amount=coupon_total, now=now)
-        orders = Order.objects.bulk_create(
-            [
-                Order(
-                    checkout=checkout,
-                    merchant=group.merchant,
-                    buyer=buyer,
-                    address=snapshot,
-                    currency=plan.currency,
-                    goods_total=group.goods_total,
-                    shipping_total=group.shipping_total,
-                    discount_total=discount,
-                    total=group.total - discount,
-                    placed_at=now,
-                )
-                for group, discount in zip(plan.groups, order_discounts, strict=True)
-            ]
-        )
-        OrderLine.objects.bulk_create(
-            [
-                _order_line(
-                    order=order,
-                    sku=sku,
-                    quantity=quantity,
-                    coupon_discount=line_discounts.get(sku.pk, 0),
-                    member=member[sku.pk],
-                    attribution=attribution.get(sku.product_id, NO_ATTRIBUTION),
-                )
-                for order, group in zip(orders, plan.groups, strict=True)
-                for sku, quantity in group.lines
-            ]
-        )
-        OrderStatusChange.objects.bulk_create(
-            [
-                OrderStatusChange(order=order, from_status="", to_status=order.status, action="place", actor=buyer)
-                for order in orders
-            ]
-        )
-        if cart_item_ids:
-            CartItem.objects.filter(pk__in=cart_item_ids).delete()
-        checkout_id = checkout.pk
-        transaction.on_commit(lambda: _schedule_expiry(checkout_id, expires_at))
+    checkout = Checkout.objects.create(
+        buyer=buyer,
+        currency=plan.currency,
+        goods_total=plan.goods_total,
+        shipping_total=plan.shipping_total,
+        discount_total=discount_total,
+        total=plan.total - discount_total,
+        coupon_code=quote.coupon.code if quote else "",
+        expires_at=expires_at,
+    )
+    orders = Order.objects.bulk_create(
+        [
+            Order(
+                checkout=checkout,
+                merchant=group.merchant,
+                buyer=buyer,
+                address=snapshot,
+                currency=plan.currency,
+                goods_total=group.goods_total,
+                shipping_total=group.shipping_total,
+                discount_total=discount,
+                total=group.total - discount,
+                placed_at=now,
+            )
+            for group, discount in zip(plan.groups, order_discounts, strict=True)
+        ]
+    )
+    lines = OrderLine.objects.bulk_create(
+        [
+            _order_line(
+                order=order,
+                sku=sku,
+                quantity=quantity,
+                coupon_discount=line_discounts.get(sku.pk, 0),
+                member=member[sku.pk],
+                attribution=attribution.get(sku.product_id, NO_ATTRIBUTION),
+            )
+            for order, group in zip(orders, plan.groups, strict=True)
+            for sku, quantity in group.lines
+        ]
+    )
+    OrderStatusChange.objects.bulk_create(
+        [
+            OrderStatusChange(order=order, from_status="", to_status=order.status, action="place", actor=buyer)
+            for order in orders
+        ]
+    )
+    if cart_item_ids:
+        CartItem.objects.filter(pk__in=cart_item_ids).delete()
+    # The hot rows, last. Lock order: SKU rows, then the coupon row (as in _checkout_close).
+    stock_reserve(lines=plan.quantities)
+    _check_purchase_limits(buyer=buyer, plan=plan)
+    if quote:
+        coupon_redeem(coupon=quote.coupon, buyer=buyer, checkout_id=checkout.pk, amount=coupon_total, now=now)
+    checkout_id = checkout.pk
+    transaction.on_commit(lambda: _schedule_expiry(checkout_id, expires_at))
+    by_order: dict[int, list[OrderLine]] = {order.pk: [] for order in orders}
+    for line in lines:
+        by_order[line.order_id].append(line)
+    # What checkout.orders.all() / order.lines.all() return, without reading back what was written.
+    checkout._prefetched_objects_cache = {"orders": orders}  # type: ignore[attr-defined]
+    for order in orders:
+        order._prefetched_objects_cache = {"lines": by_order[order.pk]}  # type: ignore[attr-defined]
     return checkout
 
 

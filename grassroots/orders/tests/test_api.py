@@ -151,6 +151,25 @@ def test_a_retry_with_the_same_key_returns_the_same_checkout() -> None:
 
 
 @pytest.mark.django_db
+def test_the_checkout_response_is_what_reading_it_gives() -> None:
+    """POST builds its response from the rows it just wrote (no read-back): the same JSON as GET."""
+    buyer = UserFactory()
+    client = client_for(buyer)
+    address = AddressFactory(owner=buyer)
+    merchant = MerchantFactory()
+    ShippingRuleFactory(merchant=merchant, flat_fee=500)
+    skus = [sku_of(merchant, stock=5), sku_of(stock=5), sku_of(merchant, stock=5)]
+    body = {"address_id": address.pk, "items": [{"sku_id": sku.pk, "quantity": 1} for sku in skus]}
+
+    placed = place(client, body)
+    read = client.get(f"{API}/checkouts/{placed.json()['id']}")
+
+    assert (placed.status_code, read.status_code) == (201, 200)
+    assert placed.json() == read.json()
+    assert len(placed.json()["orders"]) == 2
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("quantity", [0, -1, 100000, "abc", 1.5, None, True])
 def test_bad_quantities_are_422_and_write_nothing(quantity: Any) -> None:
     buyer = UserFactory()
