@@ -26,6 +26,7 @@ PLACEHOLDER = re.compile(r"%(?:\(\w+\))?[sdif]")
 class Entry:
     msgid: str = ""
     msgid_plural: str | None = None
+    msgctxt: str | None = None
     msgstrs: list[str] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
 
@@ -63,7 +64,7 @@ def parse_po(path: Path) -> list[Entry]:
                 index = int(keyword[7:-1]) if "[" in keyword else 0
                 current.msgstrs.append(value)
                 target = ("msgstr", index)
-            elif keyword in ("msgid", "msgid_plural"):
+            elif keyword in ("msgctxt", "msgid", "msgid_plural"):
                 setattr(current, keyword, value)
                 target = (keyword, 0)
             else:
@@ -96,7 +97,9 @@ def test_compiled_catalogue_matches_the_po_file():
 
     stale = []
     for entry in entries:
-        if entry.msgid_plural is None:
+        if entry.msgctxt is not None:
+            served = compiled.pgettext(entry.msgctxt, entry.msgid)
+        elif entry.msgid_plural is None:
             served = compiled.gettext(entry.msgid)
         else:
             served = compiled.ngettext(entry.msgid, entry.msgid_plural, 1)
