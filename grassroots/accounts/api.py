@@ -18,14 +18,9 @@ from grassroots.accounts.services import (
     user_signup,
 )
 from grassroots.attribution.services import binding_on_signup
+from grassroots.core.api_schemas import ErrorOut
 
 router = Router(tags=["accounts"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, object]
 
 
 class SignupIn(Schema):

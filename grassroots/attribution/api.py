@@ -4,7 +4,7 @@ would be credited to now."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from grassroots.attribution.models import ShareLink
 from grassroots.attribution.views import VISITOR_COOKIE, qr_response
 from grassroots.catalog.selectors import product_for_buyer
 from grassroots.core.api_auth import optional_auth
+from grassroots.core.api_schemas import error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.pagination import decode_cursor, paginate
@@ -25,13 +26,7 @@ router = Router(tags=["attribution"])
 MAX_ID = 2**63 - 1
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 403, 404, 409, 422)
 
 
 class LinkIn(Schema):

@@ -15,6 +15,7 @@ from ninja import Field, File, Router, Schema, UploadedFile
 
 from grassroots.catalog import services
 from grassroots.catalog.models import Category, Product, ProductImage, Sku
+from grassroots.core.api_schemas import error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import NotFound
 from grassroots.core.pagination import paginate
@@ -27,13 +28,7 @@ Quantity = Annotated[int, Field(strict=True, ge=0, le=services.MAX_STOCK)]
 Limit = Annotated[int, Field(strict=True, ge=0, le=services.MAX_PER_USER)]
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(403, 404, 409, 422)
 
 
 class MerchantSkuIn(Schema):

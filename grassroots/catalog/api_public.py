@@ -9,16 +9,11 @@ from grassroots.catalog import selectors
 from grassroots.catalog.models import Product, Sku
 from grassroots.catalog.search import MAX_QUERY_CHARS
 from grassroots.core.api_auth import optional_auth
+from grassroots.core.api_schemas import ErrorOut
 from grassroots.core.conf import gr_setting
 from grassroots.core.pagination import MAX_LIMIT
 
 router = Router(tags=["catalog"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, object]
 
 
 class CategoryOut(Schema):

@@ -13,6 +13,7 @@ from grassroots.commissions import withdrawals as w
 from grassroots.commissions.api_commissions import router as commissions_router
 from grassroots.commissions.dashboard import clean_days, shopkeeper_dashboard
 from grassroots.commissions.models import Withdrawal
+from grassroots.core.api_schemas import ErrorOut, error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import NotFound, PermissionDenied
 from grassroots.core.idempotency import idempotent, request_idempotency_key
@@ -22,13 +23,7 @@ from grassroots.ledger.services import MAX_POSTING
 router = Router(tags=["commissions"])
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 403, 404, 409, 422)
 
 
 class EarningsBalancesOut(Schema):

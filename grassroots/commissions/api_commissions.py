@@ -7,7 +7,6 @@ are /api/v1/commissions/lines, /balances, /lines/held and /lines/{id}[/release|/
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from ninja import Router, Schema
 
 from grassroots.commissions import selectors, services
 from grassroots.commissions.models import CommissionLine
+from grassroots.core.api_schemas import ErrorOut, error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import ValidationFailed
 from grassroots.core.money import CURRENCY_EXPONENT
@@ -22,13 +22,7 @@ from grassroots.core.money import CURRENCY_EXPONENT
 router = Router(tags=["commissions"])
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 403, 404, 409, 422)
 
 
 class CommissionLineOut(Schema):

@@ -7,13 +7,14 @@ does not exist (404).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from pydantic import StrictInt
 
+from grassroots.core.api_schemas import ErrorOut, error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import PermissionDenied, ValidationFailed
 from grassroots.core.pagination import paginate
@@ -25,13 +26,7 @@ from grassroots.orders import services as orders_services
 router = Router(tags=["coupons"])
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 403, 404, 409, 422)
 
 
 class CouponIn(Schema):

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema, UploadedFile
 
 from grassroots.catalog.models import Product
+from grassroots.core.api_schemas import ErrorOut, error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import PermissionDenied
 from grassroots.core.pagination import paginate
@@ -27,12 +28,6 @@ def _curator(request: HttpRequest) -> Any:
     if not user.is_curator:  # type: ignore[union-attr]
         raise PermissionDenied(_("Only curators may do this."), code="not_curator")
     return user
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
 
 
 class StageOut(Schema):
@@ -202,7 +197,7 @@ class ProductStatusOut(Schema):
     submission_id: int | None = None
 
 
-ERRORS: dict[int, type[Schema]] = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+ERRORS = error_responses(403, 404, 409, 422, 429)
 
 
 # Stages -------------------------------------------------------------------------------------

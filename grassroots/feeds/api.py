@@ -10,19 +10,14 @@ from django.urls import reverse
 from ninja import Router, Schema
 
 from grassroots.core.api_auth import ApiAuth, optional_auth
+from grassroots.core.api_schemas import error_responses
 from grassroots.feeds import selectors
 from grassroots.notes.models import Note
 
 router = Router(tags=["feeds"])
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 401, 404, 422)
 
 
 class CardProductOut(Schema):

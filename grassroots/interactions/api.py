@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
 from grassroots.core.api_auth import optional_auth
+from grassroots.core.api_schemas import error_responses
 from grassroots.core.errors import ValidationFailed
 from grassroots.interactions import selectors, services
 from grassroots.interactions.models import Collection, CollectionItem, Comment
@@ -26,20 +27,7 @@ DEFAULT_LIMIT = 20
 MAX_STATE_NOTES = 100
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {
-    400: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
+ERRORS = error_responses(400, 403, 404, 409, 422, 429)
 
 
 def _me(request: HttpRequest) -> int:

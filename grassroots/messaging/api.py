@@ -14,6 +14,7 @@ from ninja import Field, Router, Schema
 
 from grassroots.catalog.models import Product
 from grassroots.catalog.selectors import thumbnail_url
+from grassroots.core.api_schemas import error_responses
 from grassroots.core.errors import NotFound
 from grassroots.messaging import selectors, services
 from grassroots.messaging.models import MESSAGE_MAX_LENGTH, Message
@@ -22,13 +23,7 @@ from grassroots.messaging.selectors import ConversationView
 router = Router(tags=["messaging"])
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+ERRORS = error_responses(400, 403, 404, 422, 429)
 
 
 class ProductCardOut(Schema):

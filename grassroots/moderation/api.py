@@ -9,6 +9,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
+from grassroots.core.api_schemas import error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.pagination import paginate
 from grassroots.moderation import selectors, services
@@ -19,20 +20,7 @@ router = Router(tags=["moderation"])
 Kind = Literal["note", "comment", "message", "user"]
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {
-    400: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
+ERRORS = error_responses(400, 403, 404, 409, 422, 429)
 
 
 class ReportIn(Schema):

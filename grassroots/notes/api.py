@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from ninja import File, Router, Schema, UploadedFile
 
 from grassroots.core.api_auth import optional_auth
+from grassroots.core.api_schemas import error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.pagination import decode_cursor, paginate
@@ -27,21 +28,7 @@ from grassroots.notes.selectors import NOTE_ORDER
 router = Router(tags=["notes"])
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
+ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 
 class ImageOut(Schema):

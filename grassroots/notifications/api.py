@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Body, Field, Router, Schema
 
+from grassroots.core.api_schemas import error_responses
 from grassroots.notifications import selectors, services
 from grassroots.notifications.models import Notification
 from grassroots.notifications.services import MARK_READ_MAX_IDS
@@ -20,13 +21,7 @@ def _me(request: HttpRequest) -> int:
     return int(request.user.pk or 0)
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 404, 422)
 
 
 class ActorOut(Schema):

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from pydantic import StrictBool, StrictInt
 
+from grassroots.core.api_schemas import ErrorOut, error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import PermissionDenied
 from grassroots.core.idempotency import idempotent
@@ -22,13 +23,7 @@ from grassroots.orders.models import Address, CartItem, Checkout, Order, OrderLi
 router = Router(tags=["orders"])
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 403, 404, 409, 422)
 
 
 # --- cart ---------------------------------------------------------------------------------------

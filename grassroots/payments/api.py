@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
+from grassroots.core.api_schemas import ErrorOut, error_responses
 from grassroots.core.idempotency import idempotent
 from grassroots.payments import selectors, services
 from grassroots.payments.models import PaymentIntent
@@ -38,19 +39,13 @@ class IntentOut(Schema):
     updated_at: datetime
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
 class WebhookOut(Schema):
     event_id: str
     replayed: bool
     result: str
 
 
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 404, 409, 422)
 
 
 def _out(intent: PaymentIntent) -> IntentOut:

@@ -4,12 +4,12 @@ curator moderation, and the lines the caller can still review."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.http import HttpRequest
 from ninja import File, Form, Router, Schema, UploadedFile
 
 from grassroots.core.api_auth import optional_auth
+from grassroots.core.api_schemas import error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.pagination import paginate
 from grassroots.reviews import selectors, services
@@ -18,13 +18,7 @@ from grassroots.reviews.models import MerchantReply, Review
 router = Router(tags=["reviews"])
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 403, 404, 409, 422)
 
 
 class PhotoOut(Schema):

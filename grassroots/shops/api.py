@@ -15,6 +15,7 @@ from ninja import File, Router, Schema, UploadedFile
 from grassroots.catalog.models import Product
 from grassroots.catalog.selectors import category_by_slug_or_id, thumbnail_url
 from grassroots.core.api_auth import optional_auth
+from grassroots.core.api_schemas import error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import NotFound
 from grassroots.shops import selectors, services
@@ -25,13 +26,7 @@ router = Router(tags=["shops"])
 CARRIERS_SHOWN = 50
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(400, 403, 404, 409, 422)
 
 
 class ShopOut(Schema):

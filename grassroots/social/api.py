@@ -4,7 +4,6 @@ and mutes; public profiles with the viewer's follow state."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -14,6 +13,7 @@ from ninja import Router, Schema
 from grassroots.accounts.models import User
 from grassroots.catalog.selectors import products_listed
 from grassroots.core.api_auth import optional_auth
+from grassroots.core.api_schemas import error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import NotFound
 from grassroots.social import selectors, services
@@ -23,21 +23,7 @@ router = Router(tags=["social"])
 BRAND_PRODUCTS_SHOWN = 24
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, Any]
-
-
-ERRORS: dict[int, type[Schema]] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
+ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 
 class FollowIn(Schema):
