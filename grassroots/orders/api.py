@@ -6,7 +6,7 @@ Every object is scoped to its owner (or the merchant's members): anyone else get
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
@@ -237,6 +237,15 @@ class OrderOut(Schema):
     delivered_at: datetime | None
     completed_at: datetime | None
     cancelled_at: datetime | None
+    refund_state: Literal["none", "partial", "full"] = Field(
+        description="What was refunded of the order's units (returns, refund-only): none, some (partial) or every "
+        "unit (full). `status` follows the order's lifecycle only: a delivered order whose goods all came back stays "
+        "`delivered` with `refund_state: full`."
+    )
+    refund_requested: bool = Field(
+        description="A refund-only request of this order is waiting for the merchant's decision; the order cannot be "
+        "shipped until it is approved or rejected (409 `refund_requested`)."
+    )
     lines: list[OrderLineOut]
 
 
@@ -274,6 +283,9 @@ def _order_fields(order: Order) -> dict[str, Any]:
     return {
         **{name: getattr(order, name) for name in OrderOut.model_fields if hasattr(order, name)},
         "merchant_name": order.merchant.name,
+        "refund_state": selectors.order_refund_state(order),
+        # Annotated by the order selectors; an order just placed has no request yet.
+        "refund_requested": bool(getattr(order, "refund_requested", False)),
         "lines": [_line_out(line) for line in order.lines.all()],
     }
 
@@ -391,7 +403,7 @@ def merchant_order_list(
     limit: int | None = None,
 ) -> OrdersPage:
     """Orders of your merchant (the first you belong to, or `merchant_id`), newest first;
-    `status=paid` is the queue to ship."""
+    `status=paid` is the queue to ship (less those with `refund_requested`: decide the refund first)."""
     merchant = _console_merchant(request, merchant_id)
     items, next_cursor = paginate(
         selectors.merchant_orders(merchant=merchant, status=status), cursor=cursor, limit=_page_size(limit)
@@ -401,6 +413,8 @@ def merchant_order_list(
 
 @router.post("/merchant/orders/{order_id}/ship", response={200: OrderOut, **ERRORS})
 def merchant_order_ship(request: HttpRequest, order_id: int, payload: ShipIn) -> OrderOut:
+    """Hand a paid order to a carrier. 409 `refund_requested` while the buyer's refund-only request
+    of it waits for your decision (approve or reject it first)."""
     order = selectors.merchant_order_for_member(user=request.user, order_id=order_id)
     services.order_ship(
         actor=request.user, order=order, carrier=payload.carrier, tracking_number=payload.tracking_number

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
@@ -51,8 +51,39 @@ def addresses_for(*, owner: Any) -> QuerySet[Address]:
 
 
 def _with_lines(queryset: QuerySet[Order]) -> QuerySet[Order]:
-    return queryset.select_related("merchant").prefetch_related(
-        Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("id"))
+    return (
+        queryset.select_related("merchant")
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("id")))
+        .annotate(refund_requested=Exists(open_refund_only_requests(order=OuterRef("pk"))))
+    )
+
+
+# --- what the order's status does not say ----------------------------------------------------------
+
+REFUND_NONE = "none"
+REFUND_PARTIAL = "partial"
+REFUND_FULL = "full"
+
+
+def order_refund_state(order: Order) -> str:
+    """What was refunded of `order`: "full" (every unit of every line), "partial" (some), or "none".
+
+    Derived from the lines' refunded counters (prefetched by the selectors here), so the order's
+    own status (a delivered order stays delivered after a return) is left to the order machine."""
+    lines = list(order.lines.all())
+    refunded = sum(line.refunded_quantity for line in lines)
+    if not refunded:
+        return REFUND_NONE
+    if all(line.refunded_quantity >= line.quantity for line in lines):
+        return REFUND_FULL
+    return REFUND_PARTIAL
+
+
+def open_refund_only_requests(*, order: Any) -> QuerySet[ReturnRequest]:
+    """Refund-only requests of `order` (an id or OuterRef) still waiting for the merchant: while
+    one is open the order must not be shipped (see services.order_ship)."""
+    return ReturnRequest.objects.filter(
+        order=order, kind=ReturnRequest.Kind.REFUND_ONLY, status__in=RETURN_OPEN_STATUSES
     )
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "payment_intent_confirm",
     "payment_intent_create",
     "payment_intent_for",
+    "payment_intents_close_unpaid",
     "payment_refund",
     "webhook_receive",
 ]
@@ -162,6 +163,24 @@ def payment_intent_cancel(*, intent_id: int, actor_id: int | None = None, note: 
         raise NotFound(_("Payment not found."))
     with transaction.atomic():
         return _transition(intent=intent, action="cancel", actor_id=actor_id, note=note)
+
+
+def payment_intents_close_unpaid(*, kind: str, payable_id: int, actor_id: int | None = None, note: str = "") -> int:
+    """The payable went away unpaid (a cancelled or expired checkout): cancel its intents that are
+    waiting for a card or whose last card was declined (requires_payment | failed -> cancelled).
+    Returns how many. Call inside the transaction that closes the payable.
+
+    An intent already `processing` is left as it is: its provider's answer is still to come, and a
+    capture for a payable that is gone is the payable's to refund (`on_captured`). One that moved
+    meanwhile (a card handed over concurrently) is skipped the same way."""
+    closed = 0
+    for intent in PaymentIntent.objects.filter(payable_kind=kind, payable_id=payable_id, status__in=LIVE_UNPAID):
+        try:
+            _transition(intent=intent, action="cancel", actor_id=actor_id, note=note)
+        except ServiceError:  # it moved first (Conflict / InvalidTransition): nothing was written
+            continue
+        closed += 1
+    return closed
 
 
 def webhook_receive(*, provider: str, headers: Mapping[str, str], body: bytes) -> tuple[WebhookEvent, bool]:

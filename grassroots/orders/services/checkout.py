@@ -495,7 +495,19 @@ def _checkout_close(*, checkout_id: int, action: str, actor: Any, now: datetime)
         stock_release(lines=merge_lines(lines))
         coupon_release(checkout_id=checkout_id, now=now)
         audit_rows(orders, from_status=Order.Status.PENDING_PAYMENT, to_status=order_target, action=action, actor=actor)
+        _payment_intents_close(checkout_id=checkout_id, action=action, actor=actor)
     return True
+
+
+def _payment_intents_close(*, checkout_id: int, action: str, actor: Any) -> None:
+    """Nothing is left to pay: a declined (failed) or untouched intent of the checkout is cancelled
+    with it. One still processing stays open; if its capture arrives, `checkout_mark_paid` finds
+    the checkout closed and refunds it in full."""
+    from grassroots.payments.services import payment_intents_close_unpaid
+
+    payment_intents_close_unpaid(
+        kind="checkout", payable_id=checkout_id, actor_id=getattr(actor, "pk", None), note=f"checkout {action}"
+    )
 
 
 def checkout_cancel(*, buyer: Any, checkout_id: int, now: datetime | None = None) -> Checkout:

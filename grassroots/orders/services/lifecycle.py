@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from grassroots.core.errors import NotFound, ValidationFailed
+from grassroots.core.errors import Conflict, NotFound, ValidationFailed
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.core.text import clean_plain_text
 from grassroots.merchants.models import MerchantMember
@@ -45,7 +45,12 @@ def order_transition(
 
 
 def order_ship(*, actor: Any, order: Order, carrier: str, tracking_number: str) -> Order:
-    """A member of the order's merchant hands it to a carrier (paid -> shipped)."""
+    """A member of the order's merchant hands it to a carrier (paid -> shipped).
+
+    Refused (409 `refund_requested`) while a refund-only request of the order is open: the buyer
+    asked for their money before shipping, and the merchant decides that first (it is approved
+    at once unless REFUND_ONLY_AUTO_APPROVE is off). The order row is locked before the check, as
+    `return_request_create` locks it before asking, so a request and a shipment cannot cross."""
     actor_id = getattr(actor, "pk", None)
     if actor_id is None or not MerchantMember.objects.filter(merchant_id=order.merchant_id, user_id=actor_id).exists():
         raise NotFound(_("Order not found."))
@@ -59,6 +64,15 @@ def order_ship(*, actor: Any, order: Order, carrier: str, tracking_number: str) 
     if errors:
         raise ValidationFailed(_("Enter the carrier and a valid tracking number."), fields=errors)
     with transaction.atomic():
+        list(Order.objects.select_for_update().filter(pk=order.pk).values_list("pk", flat=True))
+        open_refund = ReturnRequest.objects.filter(
+            order_id=order.pk, kind=ReturnRequest.Kind.REFUND_ONLY, status__in=RETURN_OPEN_STATUSES
+        ).exists()
+        if open_refund:
+            raise Conflict(
+                _("The buyer asked for a refund: approve or reject it before shipping."),
+                code="refund_requested",
+            )
         order = order_transition(
             order=order,
             action="ship",

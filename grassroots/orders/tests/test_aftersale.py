@@ -309,7 +309,7 @@ def test_refund_only_is_refused_once_shipped(django_capture_on_commit_callbacks:
     assert snapshot() == before
 
 
-def test_a_merchant_cannot_approve_a_refund_only_request_after_shipping_it(
+def test_an_open_refund_only_request_keeps_the_order_from_shipping_until_it_is_decided(
     settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     settings.GRASSROOTS = {**settings.GRASSROOTS, "REFUND_ONLY_AUTO_APPROVE": False}
@@ -317,7 +317,51 @@ def test_a_merchant_cannot_approve_a_refund_only_request_after_shipping_it(
     request = services.return_request_create(
         buyer=order.buyer, order_id=order.pk, kind="refund_only", lines=[(line_of(order).pk, 1)]
     )
-    services.order_ship(actor=owner_of(order), order=order, carrier="SF", tracking_number="SF1234567")
+    before = snapshot()
+
+    # The buyer asked for their money before shipping: the merchant decides that first.
+    with pytest.raises(Conflict) as error:
+        services.order_ship(actor=owner_of(order), order=order, carrier="SF", tracking_number="SF1234567")
+    assert error.value.code == "refund_requested"
+    assert snapshot() == before
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+    # Rejected, the order ships as usual.
+    services.return_reject(actor=owner_of(order), return_id=request.pk, reason="Already packed")
+    shipped = services.order_ship(actor=owner_of(order), order=order, carrier="SF", tracking_number="SF1234567")
+    assert shipped.status == Order.Status.SHIPPED
+
+
+def test_a_withdrawn_or_refunded_refund_only_request_does_not_hold_the_shipment(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.GRASSROOTS = {**settings.GRASSROOTS, "REFUND_ONLY_AUTO_APPROVE": False}
+    order, _skus = paid_order(django_capture_on_commit_callbacks, lines=((3000, 2),))
+    withdrawn = services.return_request_create(
+        buyer=order.buyer, order_id=order.pk, kind="refund_only", lines=[(line_of(order).pk, 1)]
+    )
+    services.return_cancel(buyer=order.buyer, return_id=withdrawn.pk)
+    approved = services.return_request_create(
+        buyer=order.buyer, order_id=order.pk, kind="refund_only", lines=[(line_of(order).pk, 1)]
+    )
+    assert services.return_approve(actor=owner_of(order), return_id=approved.pk).status == "refunded"
+
+    shipped = services.order_ship(actor=owner_of(order), order=order, carrier="SF", tracking_number="SF1234567")
+    assert shipped.status == Order.Status.SHIPPED
+    assert line_of(order).refunded_quantity == 1
+
+
+def test_a_refund_only_request_left_open_on_a_shipped_order_cannot_be_approved(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Shipping is refused while such a request is open; an order already shipped with one (data
+    from before that rule) still cannot be refunded as if nothing had left."""
+    settings.GRASSROOTS = {**settings.GRASSROOTS, "REFUND_ONLY_AUTO_APPROVE": False}
+    order, _skus = paid_order(django_capture_on_commit_callbacks)
+    request = services.return_request_create(
+        buyer=order.buyer, order_id=order.pk, kind="refund_only", lines=[(line_of(order).pk, 1)]
+    )
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.SHIPPED, shipped_at=timezone.now())
     before = snapshot()
 
     with pytest.raises(Conflict) as error:

@@ -122,3 +122,30 @@ def test_parallel_receipts_refund_once(django_capture_on_commit_callbacks: Any) 
     assert Refund.objects.count() == 1
     assert counters(sku) == (10, 0, 0)
     assert ledger_problems() == []
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_refund_request_and_the_shipment_racing_never_both_win(
+    seed: int, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """With manual approval, the buyer asks for a refund while the merchant ships: either the order
+    ships and the request is refused, or the request is open and the shipment is refused."""
+    settings.GRASSROOTS = {**settings.GRASSROOTS, "REFUND_ONLY_AUTO_APPROVE": False}
+    order, _skus = paid_order(django_capture_on_commit_callbacks)
+    line = line_of(order)
+    owner = owner_of(order)
+
+    outcomes = _race(
+        [
+            lambda: services.return_request_create(
+                buyer=order.buyer, order_id=order.pk, kind="refund_only", lines=[(line.pk, 1)]
+            ),
+            lambda: services.order_ship(actor=owner, order=order, carrier="SF", tracking_number="SF1234567"),
+        ]
+    )
+
+    shipped = Order.objects.get(pk=order.pk).status == Order.Status.SHIPPED
+    requested = ReturnRequest.objects.filter(order=order, status="requested").exists()
+    assert shipped != requested, (outcomes, seed)
+    expected = ["ok", "refund_only_not_allowed"] if shipped else ["ok", "refund_requested"]
+    assert sorted(outcomes) == sorted(expected)

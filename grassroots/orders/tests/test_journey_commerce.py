@@ -303,6 +303,8 @@ def test_commerce_journey(browser: Browser, live_server) -> None:  # type: ignor
         )
         returner.get_by_role("link", name=f"Order {order_id}", exact=True).click()
         returner.wait_for_url(f"/orders/{order_id}/")
+        # Every unit came back: the order reads refunded, not delivered.
+        expect(returner.get_by_role("heading", level=1)).to_have_text(f"Order {order_id} Refunded")
         expect(returner.locator("#after-sale li")).to_have_text(
             f"Return {return_id} · Return and refund · Refunded · ¥58.00"
         )

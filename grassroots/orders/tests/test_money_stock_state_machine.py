@@ -410,6 +410,11 @@ class MoneyStockMachine(RuleBasedStateMachine):
     def _close(self, checkout: CheckoutModel, status: str) -> None:
         """An unpaid checkout is cancelled or expires: its orders are cancelled, stock released."""
         checkout.status = status
+        for intent in self.intents.values():
+            # Nothing is left to pay: an intent waiting for a card, or declined, closes with it; one
+            # still processing stays open for the provider's answer.
+            if intent.checkout == checkout.pk and intent.status in ("requires_payment", "failed"):
+                intent.status = "cancelled"
         for order_id in checkout.orders:
             order = self.orders[order_id]
             self._set_order_status(order, CANCELLED)
@@ -750,6 +755,13 @@ class MoneyStockMachine(RuleBasedStateMachine):
             with self._refused(InvalidTransition):
                 ship()
             return
+        if any(
+            r.order == order.pk and r.kind == "refund_only" and r.status in OPEN_RETURNS for r in self.returns.values()
+        ):
+            # The buyer asked for a refund before shipping: the merchant decides that first.
+            with self._refused(Conflict, "refund_requested"):
+                ship()
+            return
         ship()
         self._set_order_status(order, SHIPPED)
         event("ship: shipped")
@@ -888,7 +900,8 @@ class MoneyStockMachine(RuleBasedStateMachine):
             and ret.kind == "refund_only"
             and self.orders[ret.order].status != PAID
         ):
-            # Shipped while the request waited: the merchant must reject it instead.
+            # Shipped while the request waited (shipping now refuses that, so not reached through
+            # the services): the merchant must reject it instead.
             with self._refused(Conflict, "order_shipped"):
                 act()
             return
