@@ -41,11 +41,11 @@ from grassroots.commissions.tests.test_commission_helpers import (
 from grassroots.core.errors import PermissionDenied
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.ledger.models import JournalEntry
-from grassroots.notifications.models import Notification
 from grassroots.ledger.selectors import account_balance
 from grassroots.ledger.services import journal_entry_post
 from grassroots.ledger.splits import allocate_proportionally, split_line
 from grassroots.ledger.types import PostingSpec
+from grassroots.notifications.models import Notification
 from grassroots.orders import services as orders
 from grassroots.orders.models import Order, OrderLine, ReturnLine
 from grassroots.orders.tests.factories import ShippingRuleFactory
