@@ -103,7 +103,7 @@ def ours(user: Any) -> int:
 
     page = home_feed(viewer=user, limit=20)
     for note in page.notes:  # touch what the response reads
-        _ = (note.author.display_name, [tag.product.title_en for tag in note.card_tags])  # type: ignore[attr-defined]
+        _ = (note.author.display_name, [item.product.title_en for item in note.card_products])  # type: ignore[attr-defined]
     return len(page.notes)
 
 
@@ -131,7 +131,9 @@ def _worker(kind: str, reader_ids: list[int], repeat: int, barrier: Any, results
     from django.db import connection
 
     from grassroots.accounts.models import User
+    from grassroots.feeds.cards import CardStats
 
+    CardStats.reset()
     users = list(User.objects.filter(pk__in=reader_ids))
     users.sort(key=lambda user: reader_ids.index(user.pk))
     with connection.cursor() as cursor:
@@ -146,7 +148,8 @@ def _worker(kind: str, reader_ids: list[int], repeat: int, barrier: Any, results
             start = time.perf_counter()
             notes += fn(user)
             latencies.append(time.perf_counter() - start)
-    results.put((latencies, notes, time.process_time() - cpu0, proc_cpu(backend) - db0))
+    cpu, db = time.process_time() - cpu0, proc_cpu(backend) - db0
+    results.put((latencies, notes, cpu, db, CardStats.hits, CardStats.misses))
     connection.close()
 
 
@@ -173,6 +176,7 @@ def run_phase(kind: str, reader_ids: list[int], procs: int, repeat: int) -> dict
     latencies = [value for out in outs for value in out[0]]
     client_cpu = sum(out[2] for out in outs)
     db_cpu = sum(out[3] for out in outs)
+    hits, misses = sum(out[4] for out in outs), sum(out[5] for out in outs)
     return {
         "kind": kind,
         "procs": procs,
@@ -188,7 +192,24 @@ def run_phase(kind: str, reader_ids: list[int], procs: int, repeat: int) -> dict
         "others_cpu_s": max(0.0, busy - client_cpu - db_cpu),
         "machine_busy_cores": busy / wall,
         "load1": [load_before, load1()],
+        "card_hits": hits,
+        "card_misses": misses,
+        "card_hit_rate": hits / (hits + misses) if hits + misses else None,
     }
+
+
+def _hit_rate(phase: dict[str, Any]) -> str:
+    rate = phase.get("card_hit_rate")
+    return "" if rate is None else f"; card cache hit rate {rate:.1%}"
+
+
+def clear_cards() -> int:
+    """Drop every cached note card (a cold cache). Returns how many there were."""
+    from django.core.cache import cache
+
+    if not hasattr(cache, "delete_pattern"):
+        return 0
+    return int(cache.delete_pattern("feeds:card:*") or 0)
 
 
 def measure_reads(reader_ids: list[int], concurrency: list[int], rounds: int, repeat: int) -> list[dict[str, Any]]:
@@ -203,7 +224,7 @@ def measure_reads(reader_ids: list[int], concurrency: list[int], rounds: int, re
                     f"  {kind:5} x{procs} round {r + 1}: {phase['pages']} pages in {phase['wall_s']:.1f} s = "
                     f"{phase['pages_per_s']:.0f}/s, p50 {phase['p50_ms']:.1f} ms, p99 {phase['p99_ms']:.1f} ms; "
                     f"CPU s client {phase['client_cpu_s']:.1f} db {phase['db_cpu_s']:.1f} "
-                    f"others {phase['others_cpu_s']:.1f}; load1 {phase['load1']}"
+                    f"others {phase['others_cpu_s']:.1f}; load1 {phase['load1']}{_hit_rate(phase)}"
                 )
     return phases
 
@@ -221,6 +242,9 @@ def summarise_reads(phases: list[dict[str, Any]]) -> dict[int, dict[str, dict[st
                 "p99_ms": statistics.median(p["p99_ms"] for p in mine),
                 "others_cpu_s_per_s": statistics.median(p["others_cpu_s"] / p["wall_s"] for p in mine),
             }
+            hits, misses = sum(p.get("card_hits", 0) for p in mine), sum(p.get("card_misses", 0) for p in mine)
+            if hits + misses:
+                row[kind]["card_hit_rate"] = hits / (hits + misses)
         row["ratio"] = {
             "pages_per_s": row["ours"]["pages_per_s"] / row["naive"]["pages_per_s"],
             "p99": row["naive"]["p99_ms"] / row["ours"]["p99_ms"],
@@ -410,6 +434,11 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="measure on the already loaded database")
     parser.add_argument("--skip-reads", action="store_true", help="only the fan-out measurement")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", ""),
+        help="cache note cards in this Redis (timelines stay in the database); without it no card cache",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     concurrency = args.concurrency or [1, 4]
@@ -428,11 +457,19 @@ def main() -> None:
     os.environ["DATABASE_URL"] = args.database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "grassroots.settings"
     os.environ["GRASSROOTS_DATA_DIR"] = DATA_DIR
-    os.environ.pop("REDIS_URL", None)  # the database timeline backend
+    if args.redis_url:
+        os.environ["REDIS_URL"] = args.redis_url  # the cache (note cards), not the timelines
+    else:
+        os.environ.pop("REDIS_URL", None)
     Path(DATA_DIR).mkdir(parents=True, exist_ok=True)
     import django
 
     django.setup()
+    from django.conf import settings
+
+    # Timelines are loaded into the database table; the card cache is on exactly when Redis is given.
+    settings.GRASSROOTS["FEED_BACKEND"] = "db"
+    settings.GRASSROOTS["FEED_CARD_CACHE"] = "on" if args.redis_url else "off"
     from django.core.management import call_command
     from django.db import connection
 
@@ -442,7 +479,12 @@ def main() -> None:
     threshold = int(feeds_setting("FEED_FANOUT_ON_READ_THRESHOLD"))
     cap = int(feeds_setting("FEED_TIMELINE_CAP"))
     report: dict[str, Any] = {"sizes": sizes.__dict__, "threshold": threshold, "cap": cap, "cores": os.cpu_count()}
-    log(f"sizes {sizes}; threshold {threshold}, cap {cap}, timeline backend {timeline_backend().name}")
+    card_ttl = int(feeds_setting("FEED_CARD_TTL"))
+    report["card_cache"] = {"redis": bool(args.redis_url), "ttl_s": card_ttl}
+    log(
+        f"sizes {sizes}; threshold {threshold}, cap {cap}, timeline backend {timeline_backend().name}, "
+        f"card cache {'Redis, TTL ' + str(card_ttl) + ' s' if args.redis_url else 'off'}"
+    )
     if not args.reuse:
         call_command("migrate", verbosity=0, interactive=False)
         log(f"load1 before load: {load1()}")
@@ -494,6 +536,14 @@ def main() -> None:
 
     summary: dict[int, dict[str, dict[str, float]]] = {}
     if not args.skip_reads:
+        if args.redis_url:
+            log(f"cold card cache: {clear_cards()} cards dropped, then every reader once, one process")
+            cold = run_phase("ours", reader_ids, 1, 1)
+            report["cold"] = cold
+            log(
+                f"  ours x1 from an empty cache: {cold['pages']} pages, {cold['pages_per_s']:.0f}/s, "
+                f"p50 {cold['p50_ms']:.1f} ms, p99 {cold['p99_ms']:.1f} ms{_hit_rate(cold)}"
+            )
         log("warm-up: every reader once per path")
         run_phase("ours", reader_ids, 2, 1)
         run_phase("naive", reader_ids, 2, 1)

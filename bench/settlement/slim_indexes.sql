@@ -1,5 +1,7 @@
 -- Experiment (--prepare-sql bench/settlement/slim_indexes.sql): the index changes suggested in
 -- RESULTS.md, applied to the bench database only. Not part of the schema.
+-- Superseded: migrations commissions 0002 and orders 0004 made these changes (mostly) in the schema;
+-- on a database migrated with them this file fails (the indexes it drops no longer exist).
 -- commissions_commissionline: 13 indexes, 10 after this, 3 of them partial.
 DROP INDEX commissions_commissionline_shopkeeper_id_0c339304;   -- a prefix of commission_by_shopkeeper
 DROP INDEX commissions_commissionline_status_24da59a9_like;     -- LIKE-only copy of the status index

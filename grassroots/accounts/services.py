@@ -351,6 +351,11 @@ def user_profile_update(
             changed.append("avatar")
         if changed:
             user.save(update_fields=changed)
+        if "display_name" in changed:
+            from grassroots.feeds.services import feed_card_invalidate_authors
+
+            author_id = user.pk
+            transaction.on_commit(lambda: feed_card_invalidate_authors(author_ids=[author_id]))
         if thumbnail is not None and old_avatar:
             storage = user.avatar.storage
             transaction.on_commit(lambda: storage.delete(old_avatar))

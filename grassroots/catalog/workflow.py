@@ -38,6 +38,13 @@ PRODUCT_MACHINE = build_machine(
 LISTED_STATUSES = {S.LISTED}
 
 
+def _after_commit_cards_changed(product_id: int) -> None:
+    """Note cards showing the product are out of date once this commits (listing or content)."""
+    from grassroots.feeds.services import feed_card_invalidate_products
+
+    transaction.on_commit(lambda: feed_card_invalidate_products(product_ids=[product_id]))
+
+
 def product_transition(*, product: Product, action: str, actor_id: int | None, note: str = "") -> Product:
     """Move `product` along the graph (row locked), write the audit row, keep is_listed in step."""
     with transaction.atomic():
@@ -55,6 +62,7 @@ def product_transition(*, product: Product, action: str, actor_id: int | None, n
         ProductStatusChange.objects.create(
             product=locked, from_status=locked.status, to_status=new_status, action=action, actor_id=actor_id, note=note
         )
+        _after_commit_cards_changed(locked.pk)
     product.refresh_from_db()
     return product
 
@@ -66,6 +74,7 @@ def product_screening_passed(
     with transaction.atomic():
         if revision is not None:
             revision_apply(revision=revision)
+            _after_commit_cards_changed(product.pk)
         Product.objects.filter(pk=product.pk).update(passed_stages=stage_codes)
         product.refresh_from_db()
         if product.status == S.LISTED:

@@ -42,10 +42,18 @@ class CommissionLine(models.Model):
     order_line = models.OneToOneField("orders.OrderLine", on_delete=models.PROTECT, related_name="commission")
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="commission_lines")
     shop = models.ForeignKey("shops.Shop", on_delete=models.PROTECT, related_name="commission_lines")
-    shopkeeper = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commission_lines")
-    # The inviter of the shopkeeper, one level up; never further.
+    # Indexed by commission_by_shopkeeper (its prefix), not alone.
+    shopkeeper = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commission_lines", db_index=False
+    )
+    # The inviter of the shopkeeper, one level up; never further. Partial index (most lines have none).
     override_beneficiary = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="override_lines"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="override_lines",
+        db_index=False,
     )
     rule = models.CharField(max_length=20)  # last_click | binding
     rate_bps = models.PositiveIntegerField()
@@ -53,7 +61,18 @@ class CommissionLine(models.Model):
     # refunding every unit gives back exactly what was booked.
     platform_fee_bps = models.PositiveIntegerField(default=0)
     override_bps = models.PositiveIntegerField(default=0)  # of the platform fee; 0 without an override
-    click = models.ForeignKey("attribution.Click", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No database constraint and no index: the click log is append-only (no code path deletes a click),
+    # so the check (a FOR KEY SHARE lock on the click per booked line) bought nothing but cost, and no
+    # query looks lines up by click (docs/adr/0009-set-based-settlement.md).
+    click = models.ForeignKey(
+        "attribution.Click",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     source = models.CharField(max_length=40, blank=True)  # e.g. "shop", "post:<id>", "live:<id>"
     currency = models.CharField(max_length=3)
     paid_amount = models.BigIntegerField()
@@ -63,23 +82,36 @@ class CommissionLine(models.Model):
     override_amount = models.BigIntegerField(default=0)
     commission_reversed = models.BigIntegerField(default=0)
     override_reversed = models.BigIntegerField(default=0)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    # Indexed only while pending or held (commission_open), the states queries look for.
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     hold_reason = models.CharField(max_length=200, blank=True)
     # When the line became withdrawable (the settlement run that moved it), as settled_at.
-    available_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    available_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     settled_at = models.DateTimeField(null=True, blank=True)
     settlement = models.ForeignKey(
-        "CommissionSettlement", null=True, blank=True, on_delete=models.PROTECT, related_name="lines"
+        "CommissionSettlement", null=True, blank=True, on_delete=models.PROTECT, related_name="lines", db_index=False
     )
     # The operator who released or rejected a held line.
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["shopkeeper", "-created_at"], name="commission_by_shopkeeper")]
+        # Every index costs each new row version (a booked line, a claimed one) an entry: no LIKE-only
+        # copies, and the nullable references and the status only where a query looks for them.
+        indexes = [
+            models.Index(fields=["shopkeeper", "-created_at"], name="commission_by_shopkeeper"),
+            models.Index(fields=["status"], condition=Q(status__in=["pending", "held"]), name="commission_open"),
+            models.Index(
+                fields=["override_beneficiary"],
+                condition=Q(override_beneficiary__isnull=False),
+                name="commission_override",
+            ),
+            models.Index(fields=["settlement"], condition=Q(settlement__isnull=False), name="commission_settlement"),
+            models.Index(fields=["decided_by"], condition=Q(decided_by__isnull=False), name="commission_decided_by"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(commission_amount__gte=0)

@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -76,6 +76,7 @@ HOLD_REASON_MAX = 200
 # Settlement chunks: at most this many lines or shopkeepers per transaction.
 SETTLE_CHUNK_LINES = 10_000
 SETTLE_CHUNK_SHOPKEEPERS = 1_000
+SETTLE_LOCK_KEY = 0x6772_7365_746C  # pg_advisory_xact_lock key of a settlement chunk
 
 
 def commissions_setting(name: str) -> int:
@@ -664,10 +665,11 @@ def commissions_settle_due(*, now: datetime | None = None) -> SettlementResult:
     one transaction of a fixed number of statements, whatever its size: the claim, the sums per
     beneficiary, one lock of every account involved (`ledger_accounts_lock`) and one
     `journal_entries_post_many` writing one entry per beneficiary and currency (a shopkeeper with
-    more due lines than a chunk gets one entry per chunk). Lines are locked in id
-    order (PostgreSQL), then claimed by a conditional UPDATE (status pending -> available, its
-    settlement set), so concurrent or repeated runs never settle a line twice and never deadlock
-    each other; a run with nothing due writes nothing.
+    more due lines than a chunk gets one entry per chunk). Each chunk's lines are claimed by one
+    conditional UPDATE (status pending -> available, its settlement set; no separate locking pass),
+    so concurrent or repeated runs never settle a line twice; on PostgreSQL chunks take a transaction
+    advisory lock, so concurrent runs do not deadlock each other either; a run with nothing due writes
+    nothing (its empty claim is rolled back).
     """
     now = now or timezone.now()
     counts = list(
@@ -696,19 +698,21 @@ def _settle_chunk(*, shopkeeper_ids: list[int], now: datetime) -> tuple[Settleme
     """Settle up to SETTLE_CHUNK_LINES due lines of these shopkeepers in one transaction; the flag
     says the chunk was full (more may be due)."""
     with transaction.atomic():
-        ids = list(
-            commissions_due(now=now)
-            .filter(shopkeeper_id__in=shopkeeper_ids)
-            .order_by("pk")
-            .select_for_update(of=("self",))
-            .values_list("pk", flat=True)[:SETTLE_CHUNK_LINES]
-        )
-        if not ids:
-            return SettlementResult(), False
+        if connection.vendor == "postgresql":
+            # Settlement chunks run one at a time across processes: concurrent runs then never lock the
+            # same lines in different orders (no deadlock), and the later one finds them settled.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SETTLE_LOCK_KEY])
         batch = CommissionSettlement.objects.create(created_at=now)
-        claimed = CommissionLine.objects.filter(pk__in=ids, status=CommissionLine.Status.PENDING).update(
-            status=CommissionLine.Status.AVAILABLE, settlement=batch, settled_at=now, available_at=now
-        )
+        # The claim is one statement, one pass over the lines: the UPDATE locks each due line as it
+        # moves it, and only while it is still pending (the outer condition is re-checked on the
+        # current row version after any concurrent change), so a line is never settled twice.
+        due = (commissions_due(now=now).filter(shopkeeper_id__in=shopkeeper_ids).order_by("pk").values("pk"))[
+            :SETTLE_CHUNK_LINES
+        ]
+        claimed = CommissionLine.objects.filter(
+            pk__in=due, shopkeeper_id__in=shopkeeper_ids, status=CommissionLine.Status.PENDING
+        ).update(status=CommissionLine.Status.AVAILABLE, settlement=batch, settled_at=now, available_at=now)
         if not claimed:
             transaction.set_rollback(True)
             return SettlementResult(), False
@@ -786,6 +790,6 @@ def _settle_chunk(*, shopkeeper_ids: list[int], now: datetime) -> tuple[Settleme
             for spec_user, spec_currency, spec_amount in released
         ]
         transaction.on_commit(partial(notify_commission_available_many, items=available))
-    return SettlementResult(lines=claimed, entries=len(owed), amount=moved, netted=netted), len(
-        ids
-    ) == SETTLE_CHUNK_LINES
+    return SettlementResult(lines=claimed, entries=len(owed), amount=moved, netted=netted), (
+        claimed == SETTLE_CHUNK_LINES
+    )

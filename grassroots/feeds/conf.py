@@ -14,6 +14,9 @@ DEFAULTS: dict[str, Any] = {
     "FEED_BACKEND": "auto",
     # Notes older than this leave discover.
     "FEED_DISCOVER_WINDOW_DAYS": 14,
+    # Note cards in the cache: "auto" (when the cache is Redis), "on" or "off"; seconds a card lives.
+    "FEED_CARD_CACHE": "auto",
+    "FEED_CARD_TTL": 300,
 }
 
 

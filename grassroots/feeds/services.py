@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
+from grassroots.feeds.cards import card_invalidate, card_invalidate_authors, card_invalidate_products
 from grassroots.feeds.conf import feeds_setting
 from grassroots.feeds.models import DiscoverScore, FeedBigSource
 from grassroots.feeds.ranking import engagement, quality, score
@@ -95,6 +96,22 @@ def feed_note_published(*, note_id: int) -> None:
             note=NoteRef(note_id=note.pk, author_id=note.author_id, published_at=note.published_at),
             sources=reached,
         )
+
+
+def feed_card_invalidate(*, note_ids: Iterable[int]) -> None:
+    """A note's card changed (edit, publish, delete, moderation, Ad label, card links): the cached
+    card goes, the next read builds it again. Call after the commit."""
+    card_invalidate(note_ids=note_ids)
+
+
+def feed_card_invalidate_authors(*, author_ids: Iterable[int]) -> None:
+    """An author's display name or handle changed: every card of theirs goes."""
+    card_invalidate_authors(author_ids=author_ids)
+
+
+def feed_card_invalidate_products(*, product_ids: Iterable[int]) -> None:
+    """Products were listed, delisted or their approved content changed: the cards tagging them go."""
+    card_invalidate_products(product_ids=product_ids)
 
 
 def feed_note_withdrawn(*, note_id: int) -> None:

@@ -346,6 +346,7 @@ def _sync_disclosure_and_links(note: Note) -> None:
     if note.status == Note.Status.PUBLISHED and shop is not None:
         for product_id in carried:
             share_link_for_note(shop=shop, note_id=note.pk, product_id=product_id)
+    _after_commit_card_changed(note.pk)
 
 
 def notes_disclosure_refresh(*, author_id: int) -> int:
@@ -392,6 +393,13 @@ def _after_commit_published(note: Note) -> None:
     note_id = note.pk
     transaction.on_commit(lambda: feed_note_published(note_id=note_id))
     transaction.on_commit(lambda: _notify_mentions(Note.objects.get(pk=note_id)))
+
+
+def _after_commit_card_changed(note_id: int) -> None:
+    """The note's cached feed card is out of date once this commits."""
+    from grassroots.feeds.services import feed_card_invalidate
+
+    transaction.on_commit(lambda: feed_card_invalidate(note_ids=[note_id]))
 
 
 def _after_commit_withdrawn(note_id: int) -> None:
@@ -556,6 +564,7 @@ def note_delete(*, user: Any, note_id: Any) -> None:
             _hashtags_count(note_id=note.pk, delta=-1)
         now = timezone.now()
         Note.objects.filter(pk=note.pk).update(status=Note.Status.DELETED, deleted_at=now, updated_at=now)
+        _after_commit_card_changed(note.pk)
         if was_public:
             _after_commit_withdrawn(note.pk)
 
@@ -583,6 +592,7 @@ def note_moderate(*, note_id: Any, action: ModerationAction | str, reason: str, 
         note.moderation = states[action]
         note.moderation_reason = reason
         Note.objects.filter(pk=note.pk).update(moderation=note.moderation, moderation_reason=reason)
+        _after_commit_card_changed(note.pk)
         now_public = _is_public(note)
         if was_public and not now_public:
             _hashtags_count(note_id=note.pk, delta=-1)

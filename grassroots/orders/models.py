@@ -211,14 +211,22 @@ class OrderLine(models.Model):
     # so later clicks, rate changes or shop edits never change what this sale earns.
     # rule: last_click | binding | self_purchase | expired | none ("" for orders before attribution).
     attribution_rule = models.CharField(max_length=20, blank=True)
+    # The three references are NULL on most lines: indexed only where set (Meta.indexes).
     attributed_shop = models.ForeignKey(
-        "shops.Shop", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "shops.Shop", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     attributed_shopkeeper = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
+    # No database constraint on the append-only click log (docs/adr/0009-set-based-settlement.md).
     attribution_click = models.ForeignKey(
-        "attribution.Click", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "attribution.Click",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     # The rate in effect at the credited click; 0 when nothing is earned (self purchase included).
     commission_rate_bps = models.PositiveIntegerField(default=0)
@@ -230,6 +238,19 @@ class OrderLine(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["attributed_shop"], condition=Q(attributed_shop__isnull=False), name="orderline_attributed_shop"
+            ),
+            models.Index(
+                fields=["attributed_shopkeeper"],
+                condition=Q(attributed_shopkeeper__isnull=False),
+                name="orderline_attributed_keeper",
+            ),
+            models.Index(
+                fields=["attribution_click"], condition=Q(attribution_click__isnull=False), name="orderline_click"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
             models.CheckConstraint(

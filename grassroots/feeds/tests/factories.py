@@ -57,3 +57,20 @@ def clear_redis() -> None:
     keys = list(client.scan_iter(match=cache.make_key("feeds:tl:*")))
     if keys:
         client.delete(*keys)
+
+
+def use_memory_cache_without_redis(settings: Any) -> None:
+    """Without Redis the card cache is tested in this process's memory (the database cache would
+    add a query per read and a write per missed card to the counts)."""
+    if not os.environ.get("REDIS_URL"):
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def clear_cards() -> None:
+    """Drop every cached note card (ids are reused after a rollback on SQLite)."""
+    from django.core.cache import cache
+
+    if not hasattr(cache, "delete_pattern"):
+        cache.clear()
+        return
+    cache.delete_pattern("feeds:card:*")

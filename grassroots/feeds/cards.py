@@ -1,0 +1,166 @@
+"""The note card cache: what a feed card shows that is the same for every reader, kept in the cache.
+
+A feed page is hydrated from here: one query checks which of the page's notes are still visible
+and reads what changes all the time (counters, the Ad label, the viewer's like and collect marks);
+one `get_many` brings the cards; the misses are built together by `notes.selectors.notes_cards`
+(fixed queries) and stored with one `set_many`. See ADR 0011.
+
+A cached card is a note as `notes_cards` loads it (author, brand, images, product cards with their
+links), with the author and brand cut down to what a card shows. It is used only while its
+`updated_at` equals the note's, so an edit, a publish or a delete replaces it on the next read even
+if an invalidation was lost. Writes that change a card without touching the note call
+`card_invalidate` / `card_invalidate_authors` / `card_invalidate_products` (services.py). What
+no write hook covers (a product's price, title or images, a brand's name, a shop no longer carrying
+a product) is refreshed when the card expires, FEED_CARD_TTL seconds after it was built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef, Value
+
+from grassroots.accounts.models import User
+from grassroots.feeds.conf import feeds_setting
+from grassroots.feeds.timeline import redis_available
+from grassroots.interactions.models import CollectMark, Like
+from grassroots.merchants.models import Merchant
+from grassroots.notes.models import Note
+from grassroots.notes.selectors import notes_cards, notes_public
+
+# Bump when the shape of a cached card changes: old entries are then ignored and expire.
+CARD_VERSION = 1
+DELETE_BATCH = 1000
+COUNTERS = ("like_count", "collect_count", "comment_count", "share_count")
+
+
+def card_key(note_id: int) -> str:
+    return f"feeds:card:{CARD_VERSION}:{note_id}"
+
+
+def card_cache_enabled() -> bool:
+    """FEED_CARD_CACHE: "on", "off", or "auto" (on when the cache is Redis: a database cache would
+    cost a write per missed card, and a per-process memory cache would not see other processes'
+    invalidations)."""
+    choice = feeds_setting("FEED_CARD_CACHE")
+    return choice == "on" or (choice == "auto" and redis_available())
+
+
+def _slim(note: Note) -> Note:
+    """Keep only what a card shows of the author and the brand (no e-mail, password hash...)."""
+    cached = note._state.fields_cache
+    author = cached.get("author")
+    if author is not None:
+        cached["author"] = User(pk=author.pk, handle=author.handle, display_name=author.display_name)
+    merchant = cached.get("merchant")
+    if merchant is not None:
+        cached["merchant"] = Merchant(pk=merchant.pk, name=merchant.name, slug=merchant.slug, status=merchant.status)
+    note.__dict__.pop("card_tags", None)  # the same products are in card_products
+    return note
+
+
+def _fresh(note_ids: Sequence[int], viewer_id: int | None) -> dict[int, tuple[Any, ...]]:
+    """{note id: (updated_at, is_ad, like, collect, comment, share, liked, collected)} for the notes
+    still visible. One query."""
+    rows = notes_public().filter(pk__in=list(note_ids)).order_by()
+    if viewer_id is None:
+        rows = rows.annotate(liked=Value(False), collected=Value(False))
+    else:
+        rows = rows.annotate(
+            liked=Exists(Like.objects.filter(user_id=viewer_id, note_id=OuterRef("pk"))),
+            collected=Exists(CollectMark.objects.filter(user_id=viewer_id, note_id=OuterRef("pk"))),
+        )
+    return {row[0]: row[1:] for row in rows.values_list("pk", "updated_at", "is_ad", *COUNTERS, "liked", "collected")}
+
+
+def _build(note_ids: Sequence[int]) -> dict[int, Note]:
+    if not note_ids:
+        return {}
+    return {note.pk: _slim(note) for note in notes_cards(notes_public().filter(pk__in=list(note_ids)))}
+
+
+class CardStats:
+    """Hits and misses of this process, for the benchmark."""
+
+    hits = 0
+    misses = 0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.hits = cls.misses = 0
+
+
+def cards_for_page(note_ids: Sequence[int], *, viewer_id: int | None) -> list[Note]:
+    """The visible notes among `note_ids`, in that order, ready for notes/_card.html and the API,
+    with fresh counters and the viewer's like/collect state. On a warm cache one query; each page
+    with misses adds notes_cards' five."""
+    if not note_ids:
+        return []
+    fresh = _fresh(note_ids, viewer_id)
+    visible = [pk for pk in dict.fromkeys(note_ids) if pk in fresh]
+    use_cache = card_cache_enabled()
+    cards: dict[int, Note] = {}
+    if use_cache and visible:
+        found = cache.get_many([card_key(pk) for pk in visible])
+        for pk in visible:
+            card = found.get(card_key(pk))
+            if isinstance(card, Note) and card.pk == pk and card.updated_at == fresh[pk][0]:
+                cards[pk] = card
+    missing = [pk for pk in visible if pk not in cards]
+    CardStats.hits += len(visible) - len(missing)
+    CardStats.misses += len(missing)
+    if missing:
+        built = _build(missing)
+        if use_cache and built:
+            timeout = int(feeds_setting("FEED_CARD_TTL"))
+            cache.set_many({card_key(pk): note for pk, note in built.items()}, timeout=timeout)
+        cards.update(built)
+    notes: list[Note] = []
+    for pk in visible:
+        note = cards.get(pk)
+        if note is None:  # hidden or deleted between the two reads
+            continue
+        _updated_at, is_ad, like, collect, comment, share, liked, collected = fresh[pk]
+        note.is_ad = is_ad
+        note.like_count, note.collect_count, note.comment_count, note.share_count = like, collect, comment, share
+        note.viewer_liked = bool(liked)  # type: ignore[attr-defined]
+        note.viewer_collected = bool(collected)  # type: ignore[attr-defined]
+        notes.append(note)
+    return notes
+
+
+# --- invalidation ----------------------------------------------------------------------------------
+
+
+def card_invalidate(*, note_ids: Iterable[int]) -> int:
+    """Drop the cached cards of these notes. Returns how many keys were asked to go."""
+    if not card_cache_enabled():
+        return 0
+    keys = [card_key(int(pk)) for pk in dict.fromkeys(note_ids)]
+    for start in range(0, len(keys), DELETE_BATCH):
+        cache.delete_many(keys[start : start + DELETE_BATCH])
+    return len(keys)
+
+
+def card_invalidate_authors(*, author_ids: Iterable[int]) -> int:
+    """An author's name or handle changed: drop the cards of all their notes. One query."""
+    ids = list(author_ids)
+    if not ids or not card_cache_enabled():
+        return 0
+    return card_invalidate(
+        note_ids=Note.objects.filter(author_id__in=ids, status=Note.Status.PUBLISHED).values_list("pk", flat=True)
+    )
+
+
+def card_invalidate_products(*, product_ids: Iterable[int]) -> int:
+    """A product was listed, delisted or changed: drop the cards of the notes that tag it."""
+    from grassroots.notes.models import NoteProduct
+
+    ids = list(product_ids)
+    if not ids or not card_cache_enabled():
+        return 0
+    return card_invalidate(
+        note_ids=NoteProduct.objects.filter(product_id__in=ids).values_list("note_id", flat=True).distinct()
+    )
