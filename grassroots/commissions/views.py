@@ -4,14 +4,10 @@ withdrawal review. Plain forms, POST then redirect; no JavaScript needed."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -28,6 +24,7 @@ from grassroots.commissions.dashboard import (
 from grassroots.commissions.models import Withdrawal
 from grassroots.core.errors import NotFound, ServiceError, ValidationFailed
 from grassroots.core.money import CURRENCY_EXPONENT, format_minor
+from grassroots.core.page_guards import curator_required
 from grassroots.core.pagination import paginate
 from grassroots.shops.selectors import shop_for_user
 
@@ -35,22 +32,6 @@ PAGE_SIZE = 20
 REVIEW_PAGE_SIZE = 50
 TOKEN_MAX_LENGTH = 64
 REVIEW_STATUSES = ("requested", "approved", "")
-
-View = Callable[..., HttpResponse]
-
-
-def curator_required(view: View) -> View:
-    """Sign-in first; then curators only (403 for everyone else)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_curator:
-            raise DjangoPermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @login_required

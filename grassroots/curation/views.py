@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from grassroots.catalog.models import Product
-from grassroots.core.errors import NotFound, PermissionDenied, ServiceError, ValidationFailed
+from grassroots.core.errors import NotFound, ServiceError, ValidationFailed
+from grassroots.core.page_guards import curator_required, raise_as_http
 from grassroots.core.pagination import paginate
 from grassroots.curation import selectors, services
 from grassroots.curation.forms import (
@@ -34,30 +31,6 @@ from grassroots.curation.models import Evidence, ProductReport, ScreeningStage, 
 
 PAGE_SIZE = 50
 SUSPENDABLE = {Product.Status.LISTED, Product.Status.IN_REVIEW, Product.Status.CHANGES_REQUESTED}
-
-View = Callable[..., HttpResponse]
-
-
-def curator_required(view: View) -> View:
-    """Sign-in first; then curators only (403 for everyone else)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_curator:
-            raise DjangoPermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def _raise_http(exc: ServiceError) -> None:
-    """Not-found and forbidden become Django's 404/403 pages; the rest are shown on the form."""
-    if isinstance(exc, NotFound):
-        raise Http404(exc.message)
-    if isinstance(exc, PermissionDenied):
-        raise DjangoPermissionDenied(exc.message)
 
 
 def _page(request: HttpRequest, queryset: Any, order: tuple[str, ...]) -> tuple[list[Any], str | None]:
@@ -215,7 +188,7 @@ def submission_decide(request: HttpRequest, submission_id: int) -> HttpResponse:
                 evidence=request.FILES.getlist("evidence"),
             )
         except ServiceError as exc:
-            _raise_http(exc)
+            raise_as_http(exc)
             form.add_error(None, exc.message)
             for field, why in exc.fields.items():
                 if field in form.fields and field != "stage_code":
@@ -256,7 +229,7 @@ def product_suspend(request: HttpRequest, product_id: int) -> HttpResponse:
     try:
         services.product_suspend(product=product, actor=request.user, reason=form.cleaned_data["reason"])
     except ServiceError as exc:
-        _raise_http(exc)
+        raise_as_http(exc)
         messages.error(request, exc.message)
     else:
         messages.success(request, _("%(product)s is suspended and no longer listed.") % {"product": product.title})
@@ -270,7 +243,7 @@ def product_reinstate(request: HttpRequest, product_id: int) -> HttpResponse:
     try:
         submission = services.product_reinstate(product=product, actor=request.user)
     except ServiceError as exc:
-        _raise_http(exc)
+        raise_as_http(exc)
         messages.error(request, exc.message)
         return redirect("curation:product", product_id=product.pk)
     messages.success(request, _("%(product)s is back in screening.") % {"product": product.title})
@@ -326,7 +299,7 @@ def report_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
                 resolution=form.cleaned_data["resolution"],
             )
         except ServiceError as exc:
-            _raise_http(exc)
+            raise_as_http(exc)
             form.add_error(None, exc.message)
             status = exc.status
         else:
@@ -350,7 +323,7 @@ def stage_list(request: HttpRequest) -> HttpResponse:
             try:
                 services.stage_create(actor=request.user, **form.cleaned_data)
             except ServiceError as exc:
-                _raise_http(exc)
+                raise_as_http(exc)
                 form.add_error(None, exc.message)
                 status = exc.status
             else:
@@ -386,7 +359,7 @@ def stage_update(request: HttpRequest, stage_id: int) -> HttpResponse:
     try:
         services.stage_update(actor=request.user, stage=stage, **form.cleaned_data)
     except ServiceError as exc:
-        _raise_http(exc)
+        raise_as_http(exc)
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Stage %(name)s saved.") % {"name": stage.name})
@@ -400,7 +373,7 @@ def stage_move(request: HttpRequest, stage_id: int) -> HttpResponse:
     try:
         services.stage_move(actor=request.user, stage=stage, direction=request.POST.get("direction", ""))
     except ServiceError as exc:
-        _raise_http(exc)
+        raise_as_http(exc)
         messages.error(request, exc.message)
     return redirect("curation:stages")
 
@@ -460,7 +433,7 @@ def report_product(request: HttpRequest, product_id: int) -> HttpResponse:
                     evidence=request.FILES.getlist("evidence"),
                 )
             except ServiceError as exc:
-                _raise_http(exc)
+                raise_as_http(exc)
                 form.add_error(None, exc.message)
                 status = exc.status
             else:

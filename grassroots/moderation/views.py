@@ -3,14 +3,10 @@ Plain forms, POST then redirect; no JavaScript needed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,37 +15,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from grassroots.core.errors import NotFound, PermissionDenied, ServiceError, ValidationFailed
+from grassroots.core.errors import ServiceError, ValidationFailed
+from grassroots.core.page_guards import curator_required, raise_as_http
 from grassroots.core.pagination import paginate
 from grassroots.moderation import selectors, services
 from grassroots.moderation.forms import DecisionForm, ReportForm
 from grassroots.moderation.models import ModerationAction, Report, TargetKind
 
 PAGE_SIZE = 30
-
-View = Callable[..., HttpResponse]
-
-
-def curator_required(view: View) -> View:
-    """Sign-in first; then curators only (403 for everyone else)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_curator:
-            raise DjangoPermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def _raise_http(exc: ServiceError) -> None:
-    """Not-found and forbidden become Django's 404/403 pages; the rest are shown on the form."""
-    if isinstance(exc, NotFound):
-        raise Http404(exc.message)
-    if isinstance(exc, PermissionDenied):
-        raise DjangoPermissionDenied(exc.message)
 
 
 def _safe_next(request: HttpRequest, value: str) -> str:
@@ -94,7 +67,7 @@ def report(request: HttpRequest) -> HttpResponse:
     try:
         target = selectors.moderation_report_target(reporter=request.user, kind=kind, target_id=target_id)
     except ServiceError as exc:
-        _raise_http(exc)
+        raise_as_http(exc)
         raise
     existing = selectors.open_reports_on(kind=kind, target_id=target_id).filter(reporter_id=request.user.pk).first()
     form = ReportForm(request.POST or None)
@@ -111,7 +84,7 @@ def report(request: HttpRequest) -> HttpResponse:
                     details=form.cleaned_data["details"],
                 )
             except ServiceError as exc:
-                _raise_http(exc)
+                raise_as_http(exc)
                 form.add_error(None, exc.message)
                 status = exc.status
             else:
@@ -182,7 +155,7 @@ def _target_context(request: HttpRequest, kind: str, target_id: int, form: Decis
     try:
         history = selectors.moderation_target_history(viewer=request.user, kind=kind, target_id=target_id)
     except ServiceError as exc:
-        _raise_http(exc)
+        raise_as_http(exc)
         raise
     applicable = set(services.ACTIONS_BY_KIND[kind]) & set(STATE_ACTIONS.get(history.preview.state, ()))
     if history.open_count:
@@ -225,7 +198,7 @@ def decide(request: HttpRequest, kind: str, target_id: int) -> HttpResponse:
                 target_id=target_id,
             )
         except ServiceError as exc:
-            _raise_http(exc)
+            raise_as_http(exc)
             form.add_error("reason" if "reason" in exc.fields else None, exc.message)
             status = exc.status
         else:

@@ -2,50 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from grassroots.accounts.tests.factories import UserFactory
 from grassroots.catalog.tests.factories import ProductFactory
-from grassroots.core.errors import ServiceError
+from grassroots.core.tests.concurrency import WORKERS, race
 from grassroots.shops import services
 from grassroots.shops.models import MAX_SHOP_ITEMS, Shop, ShopItem
 from grassroots.shops.tests.factories import ShopFactory
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
-WORKERS = 8
-
-
-def race(action: Callable[[int], None]) -> tuple[list[str], list[BaseException]]:
-    barrier = threading.Barrier(WORKERS)
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(n: int) -> None:
-        try:
-            barrier.wait()
-            try:
-                action(n)
-                outcome = "ok"
-            except ServiceError as error:
-                outcome = error.code
-            with lock:
-                outcomes.append(outcome)
-        except BaseException as error:  # surfaced by the caller
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes, errors
 
 
 def test_parallel_adds_never_pass_the_item_limit():
