@@ -10,7 +10,9 @@ would with `manage.py commissions_backfill --shard i/N`.
 
 Phase 2, settle: `grassroots.commissions.services.commissions_settle_due`, the service cron runs:
 due lines claimed in chunks by conditional UPDATEs, one entry per beneficiary and currency per chunk,
-all of a chunk's entries written by one journal_entries_post_many.
+all of a chunk's entries written by one journal_entries_post_many. With `--settle-workers N` the
+bench runs N of them at once, each on its shard of the shopkeepers (`shard=(i, N)`), as an operator
+would with `manage.py settle_commissions --shard i/N`.
 """
 
 from __future__ import annotations
@@ -100,13 +102,13 @@ def attribute(connection: Any, *, rules: Rules, now: datetime, partition: tuple[
     )
 
 
-def settle(connection: Any, *, now: datetime) -> PhaseResult:
-    """Phase 2: commissions_settle_due(now=now)."""
+def settle(connection: Any, *, now: datetime, partition: tuple[int, int] = (0, 1)) -> PhaseResult:
+    """Phase 2: commissions_settle_due(now=now), or for worker i of n its shard of the shopkeepers."""
     from grassroots.commissions.services import commissions_settle_due
 
     pid = _pid(connection)
     start, cpu = time.perf_counter(), backend_cpu(pid)
-    result = commissions_settle_due(now=now)
+    result = commissions_settle_due(now=now, shard=partition)
     seconds = time.perf_counter() - start
     return PhaseResult(
         seconds,

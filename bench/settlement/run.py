@@ -9,7 +9,8 @@ What it does (see bench/README.md and bench/settlement/RESULTS.md):
    lines) that the set-based path leaves alone;
 3. runs ours (bench/settlement/ours.py: the application's services, timed) on the other 1,000,000
    lines: phase 1 `commissions_attribute_backlog` attributes them and books their commission (in
-   --workers concurrent shards), phase 2 `commissions_settle_due` settles every due line;
+   --workers concurrent shards of the orders), phase 2 `commissions_settle_due` settles every due
+   line (in --settle-workers concurrent shards of the shopkeepers);
 4. checks the ledger and the lines (every entry balances, cached balances equal the replay, the
    shopkeeper buckets equal the commission lines by status, nothing due is left, nothing not due
    moved), checks 1,000 random lines against split_line, a random sample of lines against the app's
@@ -369,12 +370,12 @@ def naive_vs_ours(*, rules: Any, order_ids: list[int], write_back: bool) -> Chec
     from django.db import connection
 
     from bench.settlement.naive import naive_snapshot
-    from grassroots.commissions.backfill import attribution_sql
+    from grassroots.commissions.backfill import attribution_table_create
 
     naive = naive_snapshot(order_ids=order_ids)
     with connection.cursor() as cursor:
         cursor.execute("BEGIN")
-        cursor.execute(attribution_sql(table="bench_attr_sample", line_filter=SAMPLE_FILTER, rules=rules.backlog))
+        attribution_table_create(cursor, table="bench_attr_sample", line_filter=SAMPLE_FILTER, rules=rules.backlog)
         cursor.execute(
             """
             SELECT line_id, rule, shop_id, shopkeeper_id, click_id, rate_bps, held, hold_reason,
@@ -421,6 +422,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--workers", type=int, default=2, help="concurrent backlog runs for phase 1, each on the orders id = i mod N"
+    )
+    parser.add_argument(
+        "--settle-workers",
+        type=int,
+        default=2,
+        help="concurrent settlement runs for phase 2, each on the shopkeepers id = i mod N",
     )
     parser.add_argument("--json", type=Path, help="write every number to this file")
     parser.add_argument("--keep-seed", action="store_true", help="keep a copy of the loaded database (<name>_seed)")
@@ -513,7 +520,7 @@ def main() -> int:
     maintenance("CHECKPOINT")
     log("ours: settle ...")
     with Meter("settle", pid) as settle_measure:
-        phase2 = run_phase("settle", workers=1, rules=rules, now=now)
+        phase2 = run_phase("settle", workers=args.settle_workers, rules=rules, now=now)
     settle_measure.backend_cpu = sum(phase2.cpu.values())
     settle_measure.extra = {"steps": phase2.steps, "cpu": phase2.cpu, "counts": phase2.counts}
     log(f"  settle: {phase2.counts['lines']:,} commission lines in {phase2.seconds:.1f} s {_fmt(phase2)}")
@@ -541,6 +548,7 @@ def main() -> int:
         settled_lines=phase2.counts["lines"],
         naive_lines=naive.lines,
         workers=args.workers,
+        settle_workers=args.settle_workers,
         write_back=write_back,
         checks=checks,
     )
@@ -562,7 +570,7 @@ def run_phase(kind: str, *, workers: int, rules: Any, now: datetime) -> Any:
     def one(partition: tuple[int, int]) -> Any:
         if kind == "attribute":
             return ours.attribute(connection, rules=rules, now=now, partition=partition)
-        return ours.settle(connection, now=now)
+        return ours.settle(connection, now=now, partition=partition)
 
     if workers <= 1:
         result = one((0, 1))
@@ -631,6 +639,7 @@ class Report:
     settled_lines: int
     naive_lines: int
     workers: int
+    settle_workers: int
     write_back: bool
     checks: list[Check]
 
@@ -647,8 +656,9 @@ class Report:
             f"(held {self.held_lines:,}); settled {self.settled_lines:,}"
         )
         log(
-            f"phase 1 ran as {self.workers} concurrent commissions_attribute_backlog shard(s); phase 2 as one "
-            "commissions_settle_due; the attribution snapshot is written onto OrderLine/Order on both sides"
+            f"phase 1 ran as {self.workers} concurrent commissions_attribute_backlog shard(s) (orders), phase 2 as "
+            f"{self.settle_workers} concurrent commissions_settle_due shard(s) (shopkeepers); the attribution "
+            "snapshot is written onto OrderLine/Order on both sides"
         )
         log("")
         log("| phase | order lines | seconds | lines/s | backend CPU s | others' busy cores | load1 before/after |")

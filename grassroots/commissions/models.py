@@ -40,7 +40,11 @@ class CommissionLine(models.Model):
         REJECTED = "rejected", _("Rejected")
 
     order_line = models.OneToOneField("orders.OrderLine", on_delete=models.PROTECT, related_name="commission")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="commission_lines")
+    # A copy of order_line.order for the settlement's join on the order's status; the order_line
+    # reference is the constraint (a second check of the same order per booked line only cost time).
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="commission_lines", db_constraint=False
+    )
     shop = models.ForeignKey("shops.Shop", on_delete=models.PROTECT, related_name="commission_lines")
     # Indexed by commission_by_shopkeeper (its prefix), not alone.
     shopkeeper = models.ForeignKey(

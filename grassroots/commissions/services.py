@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -68,6 +68,7 @@ from grassroots.shops.models import Shop
 
 from .models import CommissionLine, CommissionSettlement
 from .selectors import AVAILABLE, HELD, PENDING, RECEIVABLE, shopkeeper_account
+from .sharding import WHOLE, Shard, shard_check
 
 DEFAULTS = {"PLATFORM_FEE_BPS": 500, "TEAM_OVERRIDE_BPS": 1000, "RETURN_WINDOW_DAYS": 7}
 EARNING_RULES = ("last_click", "binding")
@@ -76,7 +77,7 @@ HOLD_REASON_MAX = 200
 # Settlement chunks: at most this many lines or shopkeepers per transaction.
 SETTLE_CHUNK_LINES = 10_000
 SETTLE_CHUNK_SHOPKEEPERS = 1_000
-SETTLE_LOCK_KEY = 0x6772_7365_746C  # pg_advisory_xact_lock key of a settlement chunk
+SETTLE_LOCK_CLASS = 0x6772_7365  # pg_advisory_xact_lock(class, shard) of a settlement chunk
 
 
 def commissions_setting(name: str) -> int:
@@ -640,6 +641,12 @@ def commissions_due(*, now: datetime) -> Any:
     )
 
 
+def _shard_lock_id(shard: Shard) -> int:
+    """One 32-bit lock id per (i, n); n = 1 is 0."""
+    index, count = shard
+    return (count * (count - 1) // 2 + index) % 2**31
+
+
 def _chunks(counts: list[tuple[int, int]]) -> list[list[int]]:
     """Shopkeeper ids grouped so that a chunk holds at most SETTLE_CHUNK_LINES lines (a bigger
     shopkeeper gets a chunk alone) and SETTLE_CHUNK_SHOPKEEPERS shopkeepers."""
@@ -657,7 +664,7 @@ def _chunks(counts: list[tuple[int, int]]) -> list[list[int]]:
     return chunks
 
 
-def commissions_settle_due(*, now: datetime | None = None) -> SettlementResult:
+def commissions_settle_due(*, now: datetime | None = None, shard: Shard = WHOLE) -> SettlementResult:
     """Move every due line's money pending -> available (see `commissions_due`), netting open
     receivables first: Dr shopkeeper:<x>:pending / Cr shopkeeper:<x>:receivable / Cr …:available.
 
@@ -667,14 +674,23 @@ def commissions_settle_due(*, now: datetime | None = None) -> SettlementResult:
     `journal_entries_post_many` writing one entry per beneficiary and currency (a shopkeeper with
     more due lines than a chunk gets one entry per chunk). Each chunk's lines are claimed by one
     conditional UPDATE (status pending -> available, its settlement set; no separate locking pass),
-    so concurrent or repeated runs never settle a line twice; on PostgreSQL chunks take a transaction
-    advisory lock, so concurrent runs do not deadlock each other either; a run with nothing due writes
-    nothing (its empty claim is rolled back).
+    so concurrent or repeated runs never settle a line twice; a run with nothing due writes nothing
+    (its empty claim is rolled back).
+
+    `shard=(i, n)` takes only the shopkeepers whose id is i modulo n, so n processes can share a big
+    run (`manage.py settle_commissions --shard i/n`). On PostgreSQL a chunk takes a transaction
+    advisory lock of its shard: runs of the same shard go one chunk at a time (they would otherwise
+    claim the same lines in different orders), the n shards of one split run side by side. A chunk
+    that still meets a deadlock or serialization failure (runs split differently at the same time)
+    is rolled back and tried again.
     """
     now = now or timezone.now()
+    index, count = shard_check(shard)
+    due = commissions_due(now=now)
+    if count > 1:
+        due = due.annotate(shard=F("shopkeeper_id") % count).filter(shard=index)
     counts = list(
-        commissions_due(now=now)
-        .values("shopkeeper_id")
+        due.values("shopkeeper_id")
         .annotate(lines=Count("id"))
         .order_by("shopkeeper_id")
         .values_list("shopkeeper_id", "lines")
@@ -682,7 +698,7 @@ def commissions_settle_due(*, now: datetime | None = None) -> SettlementResult:
     total = SettlementResult()
     for chunk in _chunks(counts):
         while True:
-            done, full = _settle_chunk(shopkeeper_ids=chunk, now=now)
+            done, full = _settle_chunk_retrying(shopkeeper_ids=chunk, now=now, shard=(index, count))
             total = SettlementResult(
                 lines=total.lines + done.lines,
                 entries=total.entries + done.entries,
@@ -694,15 +710,33 @@ def commissions_settle_due(*, now: datetime | None = None) -> SettlementResult:
     return total
 
 
-def _settle_chunk(*, shopkeeper_ids: list[int], now: datetime) -> tuple[SettlementResult, bool]:
+# PostgreSQL's deadlock_detected and serialization_failure: the chunk was rolled back, try it again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+SETTLE_CHUNK_ATTEMPTS = 5
+
+
+def _settle_chunk_retrying(*, shopkeeper_ids: list[int], now: datetime, shard: Shard) -> tuple[SettlementResult, bool]:
+    for attempt in range(1, SETTLE_CHUNK_ATTEMPTS + 1):
+        try:
+            return _settle_chunk(shopkeeper_ids=shopkeeper_ids, now=now, shard=shard)
+        except OperationalError as error:
+            if (
+                getattr(error.__cause__, "sqlstate", None) not in RETRYABLE_SQLSTATES
+                or attempt == SETTLE_CHUNK_ATTEMPTS
+            ):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _settle_chunk(*, shopkeeper_ids: list[int], now: datetime, shard: Shard) -> tuple[SettlementResult, bool]:
     """Settle up to SETTLE_CHUNK_LINES due lines of these shopkeepers in one transaction; the flag
     says the chunk was full (more may be due)."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # Settlement chunks run one at a time across processes: concurrent runs then never lock the
-            # same lines in different orders (no deadlock), and the later one finds them settled.
+            # Chunks of one shard run one at a time across processes: concurrent runs then never lock
+            # the same lines in different orders (no deadlock), and the later one finds them settled.
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SETTLE_LOCK_KEY])
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SETTLE_LOCK_CLASS, _shard_lock_id(shard)])
         batch = CommissionSettlement.objects.create(created_at=now)
         # The claim is one statement, one pass over the lines: the UPDATE locks each due line as it
         # moves it, and only while it is still pending (the outer condition is re-checked on the

@@ -154,8 +154,9 @@ class Order(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     checkout = models.ForeignKey(Checkout, on_delete=models.PROTECT, related_name="orders")
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="orders")
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    # No single-column indexes: order_merchant_status and order_buyer_recent lead with these columns.
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="orders", db_index=False)
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", db_index=False)
     address = models.JSONField(default=dict)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
     currency = models.CharField(max_length=3)

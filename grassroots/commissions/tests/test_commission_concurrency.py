@@ -97,6 +97,35 @@ def test_concurrent_settlement_runs_settle_each_line_once() -> None:
     books_balance()
 
 
+def test_shards_and_a_whole_run_at_once_settle_each_line_once() -> None:
+    keepers = []
+    for _ in range(4):
+        keeper = UserFactory(invited_by=UserFactory())
+        shop_of(keeper.invited_by)
+        shop = shop_of(keeper)
+        for _sale_number in range(3):
+            deliver(_sale(keeper, shop), days_ago=8)
+        keepers.append(keeper)
+    now = timezone.now()
+
+    # Two shards of one split run side by side, a third run takes everything at the same time.
+    results = _in_threads(
+        [
+            lambda: commissions_settle_due(now=now, shard=(0, 2)),
+            lambda: commissions_settle_due(now=now, shard=(1, 2)),
+            lambda: commissions_settle_due(now=now),
+        ]
+    )
+
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert sum(r.lines for r in results) == 12
+    assert CommissionLine.objects.filter(status="available").count() == 12
+    for keeper in keepers:
+        assert balances(keeper)["available"] == 3 * 2000
+        assert balances(keeper.invited_by)["available"] == 3 * 100
+    books_balance()
+
+
 def test_a_refund_racing_a_settlement_keeps_the_books_whole() -> None:
     inviter = UserFactory()
     shop_of(inviter)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -38,7 +39,7 @@ from grassroots.commissions.tests.test_commission_helpers import (
     revenue,
     shop_of,
 )
-from grassroots.core.errors import PermissionDenied
+from grassroots.core.errors import PermissionDenied, ValidationFailed
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.ledger.models import JournalEntry
 from grassroots.ledger.selectors import account_balance
@@ -260,6 +261,38 @@ def test_settlement_runs_from_the_command_and_the_task(django_capture_on_commit_
     )
     assert balances(keeper) == owed(available=2000)
     books_balance()
+
+
+def test_shards_settle_disjoint_shopkeepers_and_together_settle_everything(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sales = [sale(django_capture_on_commit_callbacks) for _ in range(4)]
+    for order, _keeper in sales:
+        deliver(order, days_ago=8)
+    keepers = [keeper for _order, keeper in sales]
+    now = timezone.now()
+    out = StringIO()
+
+    first = commissions_settle_due(now=now, shard=(0, 2))
+    settled_first = set(CommissionLine.objects.filter(status="available").values_list("shopkeeper_id", flat=True))
+    call_command("settle_commissions", "--shard", "1/2", stdout=out)
+
+    assert settled_first == {keeper.pk for keeper in keepers if keeper.pk % 2 == 0}
+    assert first.lines == len(settled_first)
+    assert CommissionLine.objects.filter(status="pending").count() == 0
+    assert commissions_settle_due(now=now) == SettlementResult()
+    assert out.getvalue().startswith(f"settled {4 - first.lines} commission lines")
+    for keeper in keepers:
+        assert balances(keeper)["available"] == 2000
+    books_balance()
+
+
+@pytest.mark.parametrize("value", ["2/2", "1", "a/b", "-1/2", "0/0"])
+def test_a_bad_shard_is_refused_clearly(value: str) -> None:
+    with pytest.raises(CommandError, match="--shard is i/n"):
+        call_command("settle_commissions", f"--shard={value}")
+    with pytest.raises(ValidationFailed):
+        commissions_settle_due(shard=(2, 2))
 
 
 def test_settlement_costs_the_same_queries_for_1_and_8_lines(django_capture_on_commit_callbacks: Any) -> None:

@@ -5,15 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from grassroots.commissions.backfill import commissions_attribute_backlog, commissions_backlog_count
+from grassroots.commissions.sharding import shard_parse
 from grassroots.core.errors import ServiceError
-
-
-def _shard(value: str) -> tuple[int, int]:
-    try:
-        index, count = (int(part) for part in value.split("/"))
-    except ValueError as error:
-        raise CommandError(f"--shard is i/n, e.g. 0/2; got {value!r}") from error
-    return index, count
 
 
 class Command(BaseCommand):
@@ -28,7 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--count", action="store_true", help="only count the waiting lines")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        shard = _shard(options["shard"])
+        try:
+            shard = shard_parse(options["shard"])
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         try:
             if options["count"]:
                 self.stdout.write(f"{commissions_backlog_count(shard=shard)} paid lines without attribution")
