@@ -5,6 +5,9 @@ query for the viewer's hidden authors and followed big sources, the timeline sca
 merge when the viewer follows a big source), then one query for which of them are still visible with
 their counters and the viewer's like/collect marks; the cards themselves come from the card cache
 (feeds.cards), and only the missing ones are built (notes.selectors.notes_cards, five queries).
+The queries every home page runs (timeline scan, read-time merge, visibility and counters) are
+written as SQL (grassroots.core.rawsql): building them through the ORM cost more CPU than PostgreSQL
+spent answering them.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from django.utils.translation import gettext as _
 from grassroots.accounts.models import User
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from grassroots.core.rawsql import datetime_param, datetime_value, placeholders
 from grassroots.feeds.cards import cards_for_page
 from grassroots.feeds.conf import feeds_setting
+from grassroots.feeds.fresh import Fresh, fresh_columns, fresh_value, public_condition
 from grassroots.feeds.models import DiscoverScore, FeedBigSource
 from grassroots.feeds.timeline import Key, timeline_backend
 from grassroots.notes.models import Hashtag, Note
@@ -137,31 +142,67 @@ def _before(before: Key | None) -> Q:
     return Q(published_at__lt=before[0]) | Q(published_at=before[0], pk__lt=before[1])
 
 
-def home_feed_ids(
-    *, viewer_id: int, cursor: str | None = None, limit: int | None = None
-) -> tuple[list[int], str | None]:
-    """One page of the home feed as note ids, newest first, and the next cursor.
+def _big_source_keys(
+    *, viewer_id: int, authors: set[int], merchants: set[int], hidden: set[int], before: Key | None, limit: int
+) -> tuple[list[Key], dict[int, Fresh]]:
+    """The newest public notes of these people or brands, minus hidden authors: the read-time merge,
+    with what their cards need fresh (feeds.fresh). SQL rather than the ORM: it runs on every home
+    page of a follower of a big source."""
+    columns, params = fresh_columns("n", viewer_id)
+    condition, condition_params = public_condition("n")
+    params += condition_params
+    sources = []
+    if authors:
+        sources.append(f"n.author_id IN ({placeholders(authors)})")
+        params += sorted(authors)
+    if merchants:
+        sources.append(f"n.merchant_id IN ({placeholders(merchants)})")
+        params += sorted(merchants)
+    sql = f"SELECT n.published_at, n.id, {columns} FROM {Note._meta.db_table} AS n WHERE {condition}"  # noqa: S608
+    sql += f" AND ({' OR '.join(sources)})"
+    if hidden:
+        sql += f" AND n.author_id NOT IN ({placeholders(hidden)})"
+        params += sorted(hidden)
+    if before is not None:
+        moment = datetime_param(before[0])
+        sql += " AND (n.published_at < %s OR (n.published_at = %s AND n.id < %s))"
+        params += [moment, moment, before[1]]
+    sql += " ORDER BY n.published_at DESC, n.id DESC LIMIT %s"
+    params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    keys: list[Key] = []
+    fresh: dict[int, Fresh] = {}
+    for row in rows:
+        moment = datetime_value(row[0])
+        if moment is not None:
+            keys.append((moment, int(row[1])))
+            fresh[int(row[1])] = fresh_value(row[2:])
+    return keys, fresh
 
-    The page is the union of the viewer's timeline (notes fanned out on write) and the recent notes
-    of followed big sources (merged on read), both already filtered by visibility and the viewer's
-    hidden authors, deduplicated and cut where either scan stopped. Three queries at most (two when
-    the viewer follows no big source)."""
+
+@dataclass(frozen=True)
+class _HomeIds:
+    ids: list[int]
+    next_cursor: str | None
+    fresh: dict[int, Fresh]  # what the cards need fresh, read by the scans (feeds.fresh)
+
+
+def _home_ids(*, viewer_id: int, cursor: str | None, limit: int | None) -> _HomeIds:
     size = _limit(limit)
     before = _time_cursor(cursor)
     context = _home_context(viewer_id)
     hidden, authors, merchants = context.hidden, context.big_authors, context.big_merchants
     timeline = timeline_backend().candidates(owner_id=viewer_id, before=before, limit=size, hidden=hidden)
     keys: dict[int, Key] = {note_id: (moment, note_id) for moment, note_id in timeline.keys}
+    fresh = dict(timeline.fresh)
     bounds = [timeline.bound] if timeline.bound is not None else []
     if authors or merchants:
-        rows = notes_public().filter(Q(author_id__in=authors) | Q(merchant_id__in=merchants)).filter(_before(before))
-        if hidden:
-            rows = rows.exclude(author_id__in=hidden)
-        merged: list[Key] = [
-            (moment, pk)
-            for moment, pk in rows.order_by("-published_at", "-pk").values_list("published_at", "pk")[: size + 1]
-            if moment is not None
-        ]
+        merged, merged_fresh = _big_source_keys(
+            viewer_id=viewer_id, authors=authors, merchants=merchants, hidden=hidden, before=before, limit=size + 1
+        )
+        fresh.update(merged_fresh)
         if len(merged) > size:
             merged = merged[:size]
             bounds.append(merged[-1])
@@ -177,14 +218,31 @@ def home_feed_ids(
         next_key: Key | None = page[-1]
     else:
         next_key = bound
-    return [note_id for _moment, note_id in page], _encode_key(next_key) if next_key else None
+    ids = [note_id for _moment, note_id in page]
+    return _HomeIds(ids, _encode_key(next_key) if next_key else None, {pk: fresh[pk] for pk in ids if pk in fresh})
+
+
+def home_feed_ids(
+    *, viewer_id: int, cursor: str | None = None, limit: int | None = None
+) -> tuple[list[int], str | None]:
+    """One page of the home feed as note ids, newest first, and the next cursor.
+
+    The page is the union of the viewer's timeline (notes fanned out on write) and the recent notes
+    of followed big sources (merged on read), both already filtered by visibility and the viewer's
+    hidden authors, deduplicated and cut where either scan stopped. Three queries at most (two when
+    the viewer follows no big source)."""
+    page = _home_ids(viewer_id=viewer_id, cursor=cursor, limit=limit)
+    return page.ids, page.next_cursor
 
 
 def home_feed(*, viewer: Any, cursor: str | None = None, limit: int | None = None) -> FeedPage:
-    """The viewer's home feed page with cards, whatever the page size: four queries at most when the
-    cards are cached, nine when none is."""
-    ids, next_cursor = home_feed_ids(viewer_id=viewer.pk, cursor=cursor, limit=limit)
-    return FeedPage(notes=feed_cards(ids, viewer=viewer), next_cursor=next_cursor)
+    """The viewer's home feed page with cards, whatever the page size: three queries at most when the
+    cards are cached (the scans also read the counters and marks the cards show; four with the Redis
+    timeline), eight when none is."""
+    page = _home_ids(viewer_id=viewer.pk, cursor=cursor, limit=limit)
+    return FeedPage(
+        notes=cards_for_page(page.ids, viewer_id=_viewer_id(viewer), fresh=page.fresh), next_cursor=page.next_cursor
+    )
 
 
 # --- discover --------------------------------------------------------------------------------------

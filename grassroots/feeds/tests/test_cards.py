@@ -56,7 +56,12 @@ def _titles(reader) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("count", [5, 20])
-def test_a_warm_page_costs_four_queries_and_a_cold_one_nine(count, django_assert_max_num_queries):  # type: ignore[no-untyped-def]
+def test_a_warm_page_costs_three_queries_and_a_cold_one_eight(count, django_assert_max_num_queries):  # type: ignore[no-untyped-def]
+    from grassroots.feeds.timeline import timeline_backend
+
+    # Hidden authors and big sources, the timeline scan, the merge (both read counters and marks);
+    # the Redis timeline holds ids only, so visibility and counters are one more query there.
+    extra = 0 if timeline_backend().name == "db" else 1
     small, big = UserFactory(), UserFactory()
     run(follow_add, follower=UserFactory(), kind="user", target_id=big.pk)  # big: merged on read
     reader = _reader_following(small, big)
@@ -66,10 +71,10 @@ def test_a_warm_page_costs_four_queries_and_a_cold_one_nine(count, django_assert
         for position, product in enumerate(products):
             NoteProduct.objects.create(note=note, product=product, position=position)
     CardStats.reset()
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8 + extra):
         cold = selectors.home_feed(viewer=reader, limit=count)
     assert (CardStats.hits, CardStats.misses) == (0, count)
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(3 + extra):
         warm = selectors.home_feed(viewer=reader, limit=count)
     assert (CardStats.hits, CardStats.misses) == (count, count)
     assert [n.pk for n in warm.notes] == [n.pk for n in cold.notes]
@@ -99,6 +104,32 @@ def test_a_cached_card_renders_like_a_built_one():  # type: ignore[no-untyped-de
     assert (CardStats.hits, CardStats.misses) == (1, 1)
     assert built == cached
     assert "note-cover" in cached and product.title in cached and "@" + author.handle in cached
+
+
+def test_a_cached_card_is_slim_and_loads_what_it_left_out_on_access():  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from grassroots.notes.tests.factories import uploads
+
+    author = UserFactory(display_name="Ada")
+    reader = _reader_following(author)
+    product = ProductFactory(description_md="Long **description**")
+    note = post(author, "Slim", images=uploads(2), product_ids=[product.pk])
+    selectors.home_feed(viewer=reader)
+    raw = cache.get(card_key(note.pk))
+    blob = pickle.dumps(raw)
+
+    assert b"Long **description**" not in blob and b"QuerySet" not in blob
+    [card] = selectors.home_feed(viewer=reader).notes
+    assert [image.pk for image in card.images.all()] == list(
+        note.images.order_by("position").values_list("pk", flat=True)
+    )
+    assert card.author.display_name == "Ada" and card.card_products[0].product.title == product.title
+    with CaptureQueriesContext(connection) as queries:
+        assert card.card_products[0].product.description_md == "Long **description**"
+        assert card.author.email == author.email
+    assert len(queries) == 2  # left out of the cache, loaded on access: never a wrong default
 
 
 def test_a_cached_card_keeps_no_private_author_data():  # type: ignore[no-untyped-def]
