@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -220,6 +221,9 @@ def moderation_decide(
         else:
             _owner_call(kind)(resolved_id, action, reason, moderator)
         status = Report.Status.ACTIONED if action in REASON_REQUIRED else Report.Status.DISMISSED
+        reporter_ids = sorted(
+            set(Report.objects.filter(pk__in=open_ids, status=Report.Status.OPEN).values_list("reporter_id", flat=True))
+        )
         closed = Report.objects.filter(pk__in=open_ids, status=Report.Status.OPEN).update(
             status=status, handled_by=moderator, handled_at=now, resolution=reason
         )
@@ -232,4 +236,20 @@ def moderation_decide(
             reports_closed=closed,
             created_at=now,
         )
+        transaction.on_commit(partial(_tell_reporters, record=record, reporter_ids=reporter_ids))
     return Decision(action=record, reports_closed=closed)
+
+
+def _tell_reporters(*, record: ModerationAction, reporter_ids: Sequence[int]) -> None:
+    """Each member whose open report this decision closed hears the outcome once (not the reason,
+    which is for the author)."""
+    from grassroots.notifications.models import NotificationKind
+    from grassroots.notifications.services import notification_send
+
+    for reporter_id in reporter_ids:
+        notification_send(
+            recipient_id=reporter_id,
+            kind=NotificationKind.REPORT_OUTCOME,
+            data={"target_kind": record.target_kind, "action": record.action},
+            dedupe_key=f"report-outcome:{record.pk}:{reporter_id}",
+        )

@@ -18,6 +18,7 @@ class NotificationKind(models.TextChoices):
     COMMISSION_AVAILABLE = "commission_available", _("Commission available")
     MESSAGE = "message", _("New messages")
     MODERATION = "moderation", _("Moderation decisions")
+    REPORT_OUTCOME = "report_outcome", _("Outcomes of your reports")
 
 
 class Notification(models.Model):

@@ -138,6 +138,22 @@ def _moderation_text(data: dict[str, Any]) -> str:
     return template % {"reason": reason} if "%(reason)s" in template else template
 
 
+def _report_outcome_text(data: dict[str, Any]) -> str:
+    """What a reporter is told: the outcome only; the reason is for the author."""
+    what = str(data.get("target_kind") or "")
+    action = str(data.get("action") or "")
+    if action in {"hide", "remove"}:
+        sentences = {
+            "note": _("Thanks for your report: the note you reported was taken down."),
+            "comment": _("Thanks for your report: the comment you reported was taken down."),
+            "message": _("Thanks for your report: the message you reported was taken down."),
+        }
+        return sentences.get(what, _("Thanks for your report: the content you reported was taken down."))
+    if action == "suspend":
+        return _("Thanks for your report: the account you reported was suspended.")
+    return _("Thanks for your report: we reviewed it and found no breach of the rules.")
+
+
 def notification_text(notification: Notification) -> str:
     """A short sentence for one notification, from its kind and data."""
     data = notification.data if isinstance(notification.data, dict) else {}
@@ -191,6 +207,8 @@ def notification_text(notification: Notification) -> str:
         return _("%(actor)s sent you a message") % {"actor": actor}
     if kind == NotificationKind.MODERATION:
         return _moderation_text(data)
+    if kind == NotificationKind.REPORT_OUTCOME:
+        return _report_outcome_text(data)
     return _("You have a new notification")
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from grassroots.accounts.models import User
 from grassroots.accounts.tests.factories import CuratorFactory, UserFactory, bearer_headers
@@ -271,3 +272,55 @@ def test_a_curator_cannot_be_suspended_by_themselves(curator: Any) -> None:
 
     assert response.status_code == 422
     assert User.objects.get(pk=curator.pk).is_active is True
+
+
+def outcome_texts(user: Any) -> list[str]:
+    from grassroots.notifications.selectors import notification_text
+
+    return [
+        notification_text(n) for n in Notification.objects.filter(recipient=user, kind=NotificationKind.REPORT_OUTCOME)
+    ]
+
+
+def test_each_reporter_hears_the_outcome_once_without_the_reason(
+    note: Any, author: Any, curator: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from grassroots.notifications.services import notification_preferences_set
+
+    reporters = [UserFactory() for _ in range(3)]
+    for reporter in reporters:
+        report("note", note.pk, owner=author, reporter=reporter)
+    notification_preferences_set(user=reporters[2], preferences={"report_outcome": False})
+    earlier = report("note", note.pk, owner=author)
+    Report.objects.filter(pk=earlier.pk).update(  # closed before: not told again
+        status=Report.Status.DISMISSED, handled_by=curator, handled_at=timezone.now()
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = decide(curator, target_kind="note", target_id=note.pk, action="remove", reason="Counterfeit")
+
+    assert response.status_code == 201
+    for reporter in reporters[:2]:
+        assert outcome_texts(reporter) == ["Thanks for your report: the note you reported was taken down."]
+    assert outcome_texts(reporters[2]) == []  # switched off
+    assert outcome_texts(earlier.reporter) == []
+    assert not Notification.objects.filter(kind=NotificationKind.REPORT_OUTCOME, data__icontains="Counterfeit")
+    assert outcome_texts(author) == []
+
+
+def test_a_dismissal_and_a_suspension_tell_the_reporters_too(
+    note: Any, author: Any, curator: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    note_reporter, member_reporter = UserFactory(), UserFactory()
+    report("note", note.pk, owner=author, reporter=note_reporter)
+    report("user", author.pk, owner=author, reporter=member_reporter)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert decide(curator, target_kind="note", target_id=note.pk, action="dismiss").status_code == 201
+        assert (
+            decide(curator, target_kind="user", target_id=author.pk, action="suspend", reason="Fakes").status_code
+            == 201
+        )
+
+    assert outcome_texts(note_reporter) == ["Thanks for your report: we reviewed it and found no breach of the rules."]
+    assert outcome_texts(member_reporter) == ["Thanks for your report: the account you reported was suspended."]
