@@ -201,6 +201,30 @@ def test_token_lookup_is_one_query_when_recently_used(django_assert_num_queries)
 
 
 @pytest.mark.django_db
+def test_the_token_user_is_a_plain_member_without_the_token_columns():
+    user = UserFactory()
+    _token, plaintext = api_token_create(user=user, name="clean")
+
+    found = user_from_api_token(token=plaintext)
+
+    assert found == user and found is not None and found.email == user.email
+    assert not [name for name in vars(found) if name.startswith("api_token")]
+
+
+@pytest.mark.django_db
+def test_a_revoked_token_a_wrong_secret_and_an_inactive_owner_get_nobody():
+    user = UserFactory()
+    token, plaintext = api_token_create(user=user, name="t")
+    wrong = plaintext[:-4] + ("aaaa" if not plaintext.endswith("aaaa") else "bbbb")
+    assert user_from_api_token(token=wrong) is None
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert user_from_api_token(token=plaintext) is None
+    _other, live = api_token_create(user=user, name="u")
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    assert user_from_api_token(token=live) is None
+
+
+@pytest.mark.django_db
 def test_token_last_used_at_is_written_at_most_once_a_minute():
     token, plaintext = api_token_create(user=UserFactory(), name="t")
     user_from_api_token(token=plaintext)
