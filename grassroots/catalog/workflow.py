@@ -188,3 +188,4 @@ def product_refresh_denormalised(*, product: Product) -> None:
         part.lower() for part in (product.title_en, product.title_zh, product.brand, product.origin) if part
     )
     product.save(update_fields=["min_price", "search_text", "updated_at"])
+    _after_commit_cards_changed(product.pk)  # the price a note card shows may have changed

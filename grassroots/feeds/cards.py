@@ -11,9 +11,9 @@ rest deferred, loaded on access), the images are a plain list. About 1 KB pickle
 (a card holding the prefetch QuerySet and whole rows was 2.8 KB and ~150 µs). It is used only while its
 `updated_at` equals the note's, so an edit, a publish or a delete replaces it on the next read even
 if an invalidation was lost. Writes that change a card without touching the note call
-`card_invalidate` / `card_invalidate_authors` / `card_invalidate_products` (services.py). What
-no write hook covers (a product's price, title or images, a brand's name, a shop no longer carrying
-a product) is refreshed when the card expires, FEED_CARD_TTL seconds after it was built.
+`card_invalidate` / `card_invalidate_authors` / `card_invalidate_products` (services.py), price
+changes included. What no write hook covers (a brand's name, a shop no longer carrying a product)
+is refreshed when the card expires, FEED_CARD_TTL seconds after it was built.
 """
 
 from __future__ import annotations

@@ -188,6 +188,29 @@ def test_an_unlisted_product_drops_from_the_card():  # type: ignore[no-untyped-d
     assert products() == [kept.pk]
 
 
+def test_a_price_cut_shows_on_the_cards_at_once():  # type: ignore[no-untyped-def]
+    from grassroots.catalog.models import Sku
+    from grassroots.catalog.tests.factories import SkuFactory
+    from grassroots.catalog.workflow import product_refresh_denormalised
+
+    author = UserFactory()
+    reader = _reader_following(author)
+    product = ProductFactory()
+    sku = SkuFactory(product=product, price_amount=5000)
+    product_refresh_denormalised(product=product)
+    post(author, "A bargain", product_ids=[product.pk])
+
+    def price() -> int:
+        (card,) = selectors.home_feed(viewer=reader).notes
+        return int(card.card_products[0].product.min_price)  # type: ignore[attr-defined]
+
+    assert price() == 5000 and price() == 5000  # built, then from the cache
+    Sku.objects.filter(pk=sku.pk).update(price_amount=3000)
+    with hooks():
+        product_refresh_denormalised(product=product)
+    assert price() == 3000
+
+
 def test_a_new_display_name_shows_on_the_cards():  # type: ignore[no-untyped-def]
     author = UserFactory(display_name="Before")
     reader = _reader_following(author)
