@@ -12,8 +12,9 @@ rest deferred, loaded on access), the images are a plain list. About 1 KB pickle
 `updated_at` equals the note's, so an edit, a publish or a delete replaces it on the next read even
 if an invalidation was lost. Writes that change a card without touching the note call
 `card_invalidate` / `card_invalidate_authors` / `card_invalidate_products` (services.py), price
-changes included. What no write hook covers (a brand's name, a shop no longer carrying a product)
-is refreshed when the card expires, FEED_CARD_TTL seconds after it was built.
+changes and a shop dropping a product included. What no write hook covers (a brand renamed in
+the admin, a shop paused or closed) is refreshed when the card expires, FEED_CARD_TTL seconds after
+it was built.
 """
 
 from __future__ import annotations
@@ -175,4 +176,19 @@ def card_invalidate_products(*, product_ids: Iterable[int]) -> int:
         return 0
     return card_invalidate(
         note_ids=NoteProduct.objects.filter(product_id__in=ids).values_list("note_id", flat=True).distinct()
+    )
+
+
+def card_invalidate_author_products(*, author_id: int, product_ids: Iterable[int]) -> int:
+    """A shop stopped carrying these products: its owner's cards that tag them link through the shop
+    and must link to the product page instead. One query."""
+    from grassroots.notes.models import NoteProduct
+
+    ids = list(product_ids)
+    if not ids or not card_cache_enabled():
+        return 0
+    return card_invalidate(
+        note_ids=NoteProduct.objects.filter(note__author_id=author_id, product_id__in=ids)
+        .values_list("note_id", flat=True)
+        .distinct()
     )

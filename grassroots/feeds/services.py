@@ -14,7 +14,12 @@ from datetime import datetime, timedelta
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from grassroots.feeds.cards import card_invalidate, card_invalidate_authors, card_invalidate_products
+from grassroots.feeds.cards import (
+    card_invalidate,
+    card_invalidate_author_products,
+    card_invalidate_authors,
+    card_invalidate_products,
+)
 from grassroots.feeds.conf import feeds_setting
 from grassroots.feeds.models import DiscoverScore, FeedBigSource
 from grassroots.feeds.ranking import engagement, quality, score
@@ -112,6 +117,11 @@ def feed_card_invalidate_authors(*, author_ids: Iterable[int]) -> None:
 def feed_card_invalidate_products(*, product_ids: Iterable[int]) -> None:
     """Products were listed, delisted or their approved content changed: the cards tagging them go."""
     card_invalidate_products(product_ids=product_ids)
+
+
+def feed_card_invalidate_shop_products(*, owner_id: int, product_ids: Iterable[int]) -> None:
+    """A shop stopped carrying products: its owner's cards tagging them go (their links change)."""
+    card_invalidate_author_products(author_id=owner_id, product_ids=product_ids)
 
 
 def feed_note_withdrawn(*, note_id: int) -> None:

@@ -267,6 +267,13 @@ def shop_item_remove(*, user: Any, item_id: Any) -> None:
         deleted, _rows = ShopItem.objects.filter(pk=item.pk).delete()
         if deleted:
             Shop.objects.filter(pk=item.shop_id, item_count__gt=0).update(item_count=F("item_count") - 1)
+            # The owner's note cards tagging it no longer link through the shop.
+            from grassroots.feeds.services import feed_card_invalidate_shop_products
+
+            owner_id, product_id = user.pk, item.product_id
+            transaction.on_commit(
+                lambda: feed_card_invalidate_shop_products(owner_id=owner_id, product_ids=[product_id])
+            )
 
 
 # --- commission rates ---------------------------------------------------------------------

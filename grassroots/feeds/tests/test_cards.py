@@ -211,6 +211,27 @@ def test_a_price_cut_shows_on_the_cards_at_once():  # type: ignore[no-untyped-de
     assert price() == 3000
 
 
+def test_a_product_leaving_the_shop_stops_linking_through_it_at_once():  # type: ignore[no-untyped-def]
+    from grassroots.shops.models import ShopItem
+    from grassroots.shops.services import shop_item_remove
+    from grassroots.shops.tests.factories import ShopFactory, ShopItemFactory
+
+    shop = ShopFactory()
+    product = ProductFactory()
+    ShopItemFactory(shop=shop, product=product)
+    reader = _reader_following(shop.owner)
+    post(shop.owner, "Carried", product_ids=[product.pk])
+
+    def via_shop() -> bool:
+        (card,) = selectors.home_feed(viewer=reader).notes
+        return bool(card.card_products[0].via_shop)  # type: ignore[attr-defined]
+
+    assert via_shop() and via_shop()  # built, then from the cache
+    with hooks():
+        shop_item_remove(user=shop.owner, item_id=ShopItem.objects.get(shop=shop).pk)
+    assert not via_shop()
+
+
 def test_a_new_display_name_shows_on_the_cards():  # type: ignore[no-untyped-def]
     author = UserFactory(display_name="Before")
     reader = _reader_following(author)
