@@ -15,61 +15,25 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from grassroots.accounts.models import User
-from grassroots.accounts.tests.factories import DEFAULT_PASSWORD, CuratorFactory, UserFactory
+from grassroots.accounts.tests.factories import CuratorFactory, UserFactory
 from grassroots.attribution.models import Click, ShareLink
-from grassroots.catalog.models import Product, Sku
-from grassroots.catalog.tests.factories import ProductFactory, SkuFactory
+from grassroots.catalog.models import Product
 from grassroots.commissions.models import CommissionLine, Withdrawal
 from grassroots.commissions.selectors import shopkeeper_balances
 from grassroots.commissions.services import commissions_setting, commissions_settle_due
+from grassroots.core.tests.browser import PERSON_USER_AGENT, expect_message, log_in, nav, new_page
 from grassroots.ledger.selectors import ledger_problems
 from grassroots.ledger.splits import split_line
 from grassroots.merchants.tests.factories import MerchantFactory
 from grassroots.orders.models import Order, OrderLine
+from grassroots.orders.tests.browser import pay_with_success_card, place_order_with_new_address
 from grassroots.shops.models import Shop, ShopItem
-from grassroots.shops.tests.factories import rate_row
+from grassroots.shops.tests.factories import listed_with_rate
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CARD_SUCCEEDS = "4242424242424242"
 SCREENSHOT = "/tmp/journey-earnings.png"
-# Headless Chromium says "HeadlessChrome", which attribution rightly logs as a bot; the visitor is a
-# person on an ordinary desktop browser.
-PERSON_USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
-)
 VISITOR_EMAIL = "li.na@example.com"
-
-
-def _new_page(browser: Browser, base_url: str, **options: str) -> Page:
-    """A fresh browser context: one person, with their own cookies."""
-    context = browser.new_context(base_url=base_url, locale="en-GB", **options)
-    context.set_default_timeout(15_000)
-    return context.new_page()
-
-
-def _log_in(page: Page, user: User) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("/")
-    expect(page.get_by_role("link", name=user.display_name)).to_be_visible()
-
-
-def _nav(page: Page, name: str) -> None:
-    page.get_by_role("banner").get_by_role("link", name=name, exact=True).click()
-
-
-def _expect_message(page: Page, text: str) -> None:
-    expect(page.locator("ul.messages")).to_contain_text(text)
-
-
-def _listed(*, merchant: object, title: str, slug: str, price: int, rate_bps: int) -> Sku:
-    """A listed product with one SKU and a commission rate in effect now."""
-    product = ProductFactory(merchant=merchant, title_en=title, title_zh=title, slug=slug, min_price=price)
-    rate_row(product, rate_bps)
-    return SkuFactory(product=product, options={"size": "one"}, price_amount=price, stock=10)
 
 
 def _figure(page: Page, name: str) -> Locator:
@@ -87,41 +51,12 @@ def _pick(page: Page, product: Product, recommendation: str) -> None:
     card.get_by_label("Your recommendation").fill(recommendation)
     card.get_by_role("button", name="Add to my shop").click()
     page.wait_for_url(re.compile(rf"/shops/select/(\?order=rate)?#product-{product.pk}$"))
-    _expect_message(page, "Added to your shop.")
+    expect_message(page, "Added to your shop.")
     expect(page.locator(f"#product-{product.pk}").get_by_text("In your shop")).to_be_visible()
 
 
-def _place_order_with_new_address(page: Page, *, name: str, total: str) -> None:
-    expect(page.get_by_role("heading", name="Checkout", exact=True)).to_be_visible()
-    expect(page.get_by_text("Add a delivery address to continue.")).to_be_visible()
-    page.get_by_label("Recipient").fill(name)
-    page.get_by_label("Phone").fill("13900139000")
-    page.get_by_label("Province / region").fill("Guangdong")
-    page.get_by_label("City").fill("Shenzhen")
-    page.get_by_label(re.compile(r"^Address")).fill("8 Binhai Avenue")
-    page.get_by_label("Postcode").fill("518000")
-    page.get_by_role("button", name="Save address").click()
-    page.wait_for_url(re.compile(r"/orders/checkout/\?(.+&)?address=\d+$"))
-    _expect_message(page, "Address saved.")
-    page.get_by_role("button", name=f"Place order · {total}").click()
-    page.wait_for_url(re.compile(r"/orders/checkouts/\d+/$"))
-    expect(page.get_by_text(f"To pay: {total}")).to_be_visible()
-
-
-def _pay(page: Page, *, total: str) -> None:
-    page.get_by_role("button", name="Pay now").click()
-    page.wait_for_url(re.compile(r"/payments/pay/\d+/$"))
-    page.get_by_label("Card number").fill(CARD_SUCCEEDS)
-    page.get_by_role("button", name=f"Pay {total}").click()
-    page.wait_for_url(re.compile(r"/payments/pay/\d+/$"))
-    expect(page.get_by_text(f"Thank you. We received {total}.")).to_be_visible()
-    page.get_by_role("link", name="Continue").click()
-    page.wait_for_url(re.compile(r"/orders/checkouts/\d+/$"))
-    expect(page.get_by_text("Paid. Thank you! The shops will ship your orders.")).to_be_visible()
-
-
 def _ship(page: Page, *, order_id: int, tracking: str) -> None:
-    _nav(page, "Orders to ship")
+    nav(page, "Orders to ship")
     page.wait_for_url("/orders/console/")
     card = page.locator("section.card").filter(
         has=page.get_by_role("heading", name=re.compile(rf"^Order {order_id}\b"))
@@ -130,7 +65,7 @@ def _ship(page: Page, *, order_id: int, tracking: str) -> None:
     card.get_by_label("Tracking number").fill(tracking)
     card.get_by_role("button", name="Mark as shipped").click()
     page.wait_for_url("/orders/console/")
-    _expect_message(page, f"Order {order_id} marked as shipped.")
+    expect_message(page, f"Order {order_id} marked as shipped.")
 
 
 def _confirm_receipt(page: Page, *, order_id: int) -> None:
@@ -138,7 +73,7 @@ def _confirm_receipt(page: Page, *, order_id: int) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Order {order_id} Shipped")
     page.get_by_role("button", name="I received it").click()
     page.wait_for_url(f"/orders/{order_id}/")
-    _expect_message(page, "Thanks! Receipt confirmed.")
+    expect_message(page, "Thanks! Receipt confirmed.")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Order {order_id} Delivered")
 
 
@@ -146,9 +81,11 @@ def test_distribution_journey(browser: Browser, live_server) -> None:  # type: i
     # Given one verified merchant with three products in the curated pool, each with a commission
     # rate; a buyer who will open a shop; and a curator who approves payouts.
     lotus = MerchantFactory(name="Lotus Skincare", owner=UserFactory(display_name="Lin Mei"))
-    cream = _listed(merchant=lotus, title="Moisturising Cream", slug="moisturising-cream", price=29900, rate_bps=1000)
-    serum = _listed(merchant=lotus, title="Night Serum", slug="night-serum", price=15800, rate_bps=1200)
-    mask = _listed(merchant=lotus, title="Clay Mask", slug="clay-mask", price=6800, rate_bps=800)
+    cream = listed_with_rate(
+        merchant=lotus, title="Moisturising Cream", slug="moisturising-cream", price=29900, rate_bps=1000
+    )
+    serum = listed_with_rate(merchant=lotus, title="Night Serum", slug="night-serum", price=15800, rate_bps=1200)
+    mask = listed_with_rate(merchant=lotus, title="Clay Mask", slug="clay-mask", price=6800, rate_bps=800)
     keeper = UserFactory(display_name="Chen Xiao", email="chen.xiao@example.com")
     curator = CuratorFactory(display_name="Curator Zhao")
     commission = split_line(paid=29900, platform_fee_bps=500, commission_bps=1000, has_shopkeeper=True).commission
@@ -156,23 +93,23 @@ def test_distribution_journey(browser: Browser, live_server) -> None:  # type: i
     pages: list[Page] = []
 
     def person(user: User | None = None, **options: str) -> Page:
-        page = _new_page(browser, live_server.url, **options)
+        page = new_page(browser, live_server.url, **options)
         pages.append(page)
         if user is not None:
-            _log_in(page, user)
+            log_in(page, user)
         return page
 
     try:
         # 1. The buyer becomes a shopkeeper: accepts the terms and opens a shop.
         shopkeeper = person(keeper)
-        _nav(shopkeeper, "Become a shopkeeper")
+        nav(shopkeeper, "Become a shopkeeper")
         shopkeeper.wait_for_url("/shops/open/")
         shopkeeper.get_by_label("Shop name").fill("Xiao's Skin Picks")
         shopkeeper.get_by_label("Your pitch (optional)").fill("Only what I use myself, every day.")
         shopkeeper.get_by_label(re.compile(r"I accept the shopkeeper terms")).check()
         shopkeeper.get_by_role("button", name="Open my shop for free").click()
         shopkeeper.wait_for_url("/shops/select/")
-        _expect_message(shopkeeper, "Your shop is open. Pick products from the pool to fill it.")
+        expect_message(shopkeeper, "Your shop is open. Pick products from the pool to fill it.")
         shop = Shop.objects.get(owner=keeper)
         assert (shop.name, shop.status) == ("Xiao's Skin Picks", Shop.Status.ACTIVE)
 
@@ -190,7 +127,7 @@ def test_distribution_journey(browser: Browser, live_server) -> None:  # type: i
 
         # 3. Opens the share page and reads the shop's short link (without opening it: a shopkeeper's
         # own click from the same network would rightly hold the sale for self-referral review).
-        _nav(shopkeeper, "Share")
+        nav(shopkeeper, "Share")
         shopkeeper.wait_for_url("/s/share/")
         shop_row = shopkeeper.locator("section.share-link").filter(
             has=shopkeeper.get_by_role("heading", name="Shop: Xiao's Skin Picks")
@@ -216,7 +153,7 @@ def test_distribution_journey(browser: Browser, live_server) -> None:  # type: i
         visitor.wait_for_url("/p/moisturising-cream/")
         visitor.get_by_role("button", name="Add to cart").click()
         visitor.wait_for_url("/orders/cart/")
-        _expect_message(visitor, "Added to your cart.")
+        expect_message(visitor, "Added to your cart.")
         visitor.get_by_role("link", name="Log in to check out").click()
         visitor.wait_for_url(re.compile(r"/accounts/login/\?next="))
         visitor.get_by_role("link", name="Create an account").click()
@@ -226,12 +163,12 @@ def test_distribution_journey(browser: Browser, live_server) -> None:  # type: i
         visitor.get_by_label("Password").fill("a-long-and-unusual-passphrase")
         visitor.get_by_role("button", name="Sign up").click()
         visitor.wait_for_url("/orders/checkout/")
-        _expect_message(visitor, "Welcome to Grassroots, Li Na.")
+        expect_message(visitor, "Welcome to Grassroots, Li Na.")
         buyer = User.objects.get(email=VISITOR_EMAIL)
 
         # 6. Checks out with a new address and pays with the success card.
-        _place_order_with_new_address(visitor, name="Li Na", total="¥299.00")
-        _pay(visitor, total="¥299.00")
+        place_order_with_new_address(visitor, name="Li Na", total="¥299.00")
+        pay_with_success_card(visitor, total="¥299.00")
         order = Order.objects.get(buyer=buyer)
         line = OrderLine.objects.get(order=order)
         assert (line.paid_amount, line.attribution_rule, line.attributed_shop_id) == (29900, "last_click", shop.pk)
@@ -245,7 +182,7 @@ def test_distribution_journey(browser: Browser, live_server) -> None:  # type: i
         # 8. The shopkeeper's share page counts the visit; the earnings show the commission pending.
         shopkeeper.reload()
         expect(shop_row).to_contain_text("1 click")
-        _nav(shopkeeper, "Earnings")
+        nav(shopkeeper, "Earnings")
         shopkeeper.wait_for_url("/earnings/")
         expect(shopkeeper.get_by_role("heading", level=1)).to_have_text("Earnings · Xiao's Skin Picks")
         _expect_balances(shopkeeper, pending="¥29.90", available="¥0.00", withdrawing="¥0.00", withdrawn="¥0.00")
@@ -274,21 +211,21 @@ def test_distribution_journey(browser: Browser, live_server) -> None:  # type: i
         shopkeeper.get_by_label("Amount (CNY)").fill("29.90")
         shopkeeper.get_by_role("button", name="Withdraw").click()
         shopkeeper.wait_for_url("/earnings/withdrawals/")
-        _expect_message(shopkeeper, "You asked to withdraw ¥29.90. A curator will review it.")
+        expect_message(shopkeeper, "You asked to withdraw ¥29.90. A curator will review it.")
         withdrawal = Withdrawal.objects.get(shopkeeper=keeper)
         request_card = shopkeeper.locator(f"#withdrawal-{withdrawal.pk}")
         expect(request_card.locator("[data-status]")).to_have_text("Requested")
 
         # 11. A curator approves it; the simulated provider pays it out.
         reviewer = person(curator)
-        _nav(reviewer, "Withdrawals")
+        nav(reviewer, "Withdrawals")
         reviewer.wait_for_url("/earnings/review/withdrawals/")
         review_card = reviewer.locator(f"#withdrawal-{withdrawal.pk}")
         expect(review_card).to_contain_text("Chen Xiao")
         expect(review_card.get_by_role("heading")).to_contain_text("¥29.90")
         review_card.get_by_role("button", name="Approve and pay out").click()
         reviewer.wait_for_url("/earnings/review/withdrawals/")
-        _expect_message(reviewer, "Paid out ¥29.90.")
+        expect_message(reviewer, "Paid out ¥29.90.")
 
         # 12. The shopkeeper sees it paid, and the dashboard adds up.
         shopkeeper.reload()

@@ -9,10 +9,10 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from grassroots.accounts.models import User
-from grassroots.accounts.tests.factories import DEFAULT_PASSWORD, CuratorFactory, UserFactory
+from grassroots.accounts.tests.factories import CuratorFactory, UserFactory
 from grassroots.catalog.models import Product
 from grassroots.catalog.tests.factories import CategoryFactory
+from grassroots.core.tests.browser import expect_message, fill_login_form, log_in, new_page
 from grassroots.curation.models import StageDecision
 from grassroots.merchants.tests.factories import PDF_BYTES, png_bytes
 
@@ -22,36 +22,12 @@ STAGES = ["Qualification", "Authenticity", "Sample quality", "Pricing", "Final r
 SCREENSHOT = "/tmp/journey-product.png"
 
 
-def _new_page(browser: Browser, base_url: str) -> Page:
-    """A fresh browser context: one person, with their own cookies."""
-    context = browser.new_context(base_url=base_url, locale="en-GB")
-    context.set_default_timeout(15_000)
-    return context.new_page()
-
-
-def _fill_login_form(page: Page, user: User) -> None:
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-
-
-def _log_in(page: Page, user: User) -> None:
-    page.goto("/accounts/login/")
-    _fill_login_form(page, user)
-    page.wait_for_url("/")
-    expect(page.get_by_role("link", name=user.display_name)).to_be_visible()
-
-
 def _search_from_home(page: Page, query: str) -> None:
     page.goto("/")
     box = page.get_by_role("main").get_by_role("searchbox", name="Search goods")
     box.fill(query)
     box.press("Enter")
     expect(page.get_by_role("heading", name=f"Results for “{query}”")).to_be_visible()
-
-
-def _expect_message(page: Page, text: str) -> None:
-    expect(page.locator("ul.messages")).to_contain_text(text)
 
 
 def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type: ignore[no-untyped-def]
@@ -64,14 +40,14 @@ def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type:
     pages: list[Page] = []
 
     def person() -> Page:
-        page = _new_page(browser, base_url)
+        page = new_page(browser, base_url)
         pages.append(page)
         return page
 
     try:
         # 1. The user logs in and applies to become a merchant, with both documents.
         merchant_page = person()
-        _log_in(merchant_page, owner)
+        log_in(merchant_page, owner)
         merchant_page.goto("/merchants/apply/")
         merchant_page.get_by_label("Company or brand name").fill("Lotus Skincare")
         merchant_page.get_by_label("Brands you sell").fill("Lotus")
@@ -85,13 +61,13 @@ def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type:
         )
         merchant_page.get_by_role("button", name="Send application").click()
         merchant_page.wait_for_url(re.compile(r"/merchants/console/\?merchant=\d+$"))
-        _expect_message(merchant_page, "Your application is waiting for review.")
+        expect_message(merchant_page, "Your application is waiting for review.")
         expect(merchant_page.get_by_role("heading", name="Lotus Skincare")).to_contain_text("Applied")
         merchant_id = int(merchant_page.url.rsplit("=", 1)[1])
 
         # 2. The curator logs in and verifies the merchant after looking at its documents.
         curator_page = person()
-        _log_in(curator_page, curator)
+        log_in(curator_page, curator)
         curator_page.goto(f"/merchants/review/{merchant_id}/")
         expect(curator_page.get_by_role("link", name="Business licence")).to_be_visible()
         expect(curator_page.get_by_role("link", name="Brand authorisation")).to_be_visible()
@@ -100,7 +76,7 @@ def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type:
         )
         verify_form.get_by_label("Reason").fill("Licence and brand authorisation check out.")
         verify_form.get_by_role("button", name="Verify", exact=True).click()
-        _expect_message(curator_page, "Saved: Lotus Skincare is now Verified.")
+        expect_message(curator_page, "Saved: Lotus Skincare is now Verified.")
         expect(curator_page.get_by_role("heading", name="Lotus Skincare")).to_contain_text("Verified")
 
         # 3. The merchant drafts the product, adds an image on the edit page and submits it.
@@ -117,7 +93,7 @@ def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type:
         first_variant.get_by_label("Stock").fill("40")
         merchant_page.get_by_role("button", name="Save draft").click()
         merchant_page.wait_for_url(re.compile(r"/console/products/\d+/$"))
-        _expect_message(merchant_page, "Saved as a draft.")
+        expect_message(merchant_page, "Saved as a draft.")
         expect(merchant_page.get_by_role("heading", name="Moisturising Cream")).to_be_visible()
         expect(merchant_page.get_by_text("No images yet: add at least one before submitting.")).to_be_visible()
 
@@ -128,11 +104,11 @@ def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type:
         )
         merchant_page.get_by_role("button", name="Save changes").click()
         merchant_page.wait_for_url(re.compile(r"/console/products/\d+/$"))
-        _expect_message(merchant_page, "Saved.")
+        expect_message(merchant_page, "Saved.")
         expect(merchant_page.locator(".gallery img")).to_have_count(1)
 
         merchant_page.get_by_role("button", name="Submit for screening").click()
-        _expect_message(merchant_page, "Submitted for screening.")
+        expect_message(merchant_page, "Submitted for screening.")
         expect(merchant_page.locator(".badge").first).to_have_text("In review")
 
         # 4. The curator passes it through every stage, from the dashboard's queues, with a note each time.
@@ -148,7 +124,7 @@ def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type:
             curator_page.get_by_label("Pass", exact=True).check()
             curator_page.get_by_label("Notes").fill(f"{stage}: checked and fine.")
             curator_page.get_by_role("button", name="Record decision").click()
-            _expect_message(curator_page, f"{stage}: Pass recorded for Moisturising Cream.")
+            expect_message(curator_page, f"{stage}: Pass recorded for Moisturising Cream.")
         # The last pass closes the review and returns to the (now empty) final queue.
         expect(curator_page.get_by_text("Nothing is waiting at this stage.")).to_be_visible()
         curator_page.goto("/curation/")
@@ -185,13 +161,13 @@ def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type:
         reporter_page.goto(product_url)
         reporter_page.get_by_role("link", name="Report this product").click()
         reporter_page.wait_for_url(re.compile(r"/accounts/login/\?next="))
-        _fill_login_form(reporter_page, reporter)
+        fill_login_form(reporter_page, reporter)
         reporter_page.wait_for_url(re.compile(r"/curation/report/\d+/$"))
         expect(reporter_page.get_by_role("heading", name="Report “Moisturising Cream”")).to_be_visible()
         reporter_page.get_by_label("Counterfeit").check()
         reporter_page.get_by_label("Describe the problem").fill("The jar has a misspelt logo and no batch code.")
         reporter_page.get_by_role("button", name="Send report").click()
-        _expect_message(reporter_page, "Thank you. A curator will review this product.")
+        expect_message(reporter_page, "Thank you. A curator will review this product.")
         expect(reporter_page.get_by_role("heading", name="Your reports on this product")).to_be_visible()
 
         # 7. The curator sees the open report and suspends the product from it.
@@ -204,7 +180,7 @@ def test_curated_supply_journey(browser: Browser, live_server) -> None:  # type:
         expect(curator_page.get_by_role("heading", name="Report: Counterfeit")).to_be_visible()
         curator_page.get_by_label("Reason").fill("Counterfeit report with photos of a fake logo.")
         curator_page.get_by_role("button", name="Suspend now").click()
-        _expect_message(curator_page, "Moisturising Cream is suspended and no longer listed.")
+        expect_message(curator_page, "Moisturising Cream is suspended and no longer listed.")
 
         # 8. Buyers can neither find nor open it any more.
         _search_from_home(buyer_page, "面霜")

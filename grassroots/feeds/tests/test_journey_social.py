@@ -12,63 +12,33 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from grassroots.accounts.models import User
-from grassroots.accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+from grassroots.accounts.tests.factories import UserFactory
 from grassroots.attribution.models import Click, ShareLink
-from grassroots.catalog.models import Sku
-from grassroots.catalog.tests.factories import ProductFactory, SkuFactory
 from grassroots.commissions.models import CommissionLine
+from grassroots.core.tests.browser import PERSON_USER_AGENT, expect_message, log_in, nav, new_page
 from grassroots.interactions.models import Comment, Like
 from grassroots.ledger.selectors import ledger_problems
 from grassroots.ledger.splits import split_line
 from grassroots.merchants.tests.factories import MerchantFactory
 from grassroots.notes.models import Note, NoteProduct
 from grassroots.orders.models import OrderLine
+from grassroots.orders.tests.browser import pay_with_success_card, place_order_with_new_address
 from grassroots.shops.services import shop_item_add, shop_open
-from grassroots.shops.tests.factories import rate_row
+from grassroots.shops.tests.factories import listed_with_rate
 from grassroots.social.models import Follow
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CARD_SUCCEEDS = "4242424242424242"
 SCREENSHOT = "/tmp/journey-social.png"
-# Headless Chromium says "HeadlessChrome", which attribution rightly logs as a bot; the buyer is a
-# person on an ordinary desktop browser.
-PERSON_USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
-)
+CHENGDU = {
+    "Phone": "13700137000",
+    "Province / region": "Sichuan",
+    "City": "Chengdu",
+    "Address": "3 Jinli Street",
+    "Postcode": "610000",
+}
 NOTE_TITLE = "My winter night routine"
 COMMENT = "Does the serum sting on dry skin?"
-
-
-def _new_page(browser: Browser, base_url: str, **options: str) -> Page:
-    """A fresh browser context: one person, with their own cookies."""
-    context = browser.new_context(base_url=base_url, locale="en-GB", **options)
-    context.set_default_timeout(15_000)
-    return context.new_page()
-
-
-def _log_in(page: Page, user: User) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("/")
-    expect(page.get_by_role("link", name=user.display_name)).to_be_visible()
-
-
-def _nav(page: Page, name: str) -> None:
-    page.get_by_role("banner").get_by_role("link", name=name, exact=True).click()
-
-
-def _expect_message(page: Page, text: str) -> None:
-    expect(page.locator("ul.messages")).to_contain_text(text)
-
-
-def _listed(*, merchant: object, title: str, slug: str, price: int, rate_bps: int) -> Sku:
-    """A listed product with one SKU and a commission rate in effect now."""
-    product = ProductFactory(merchant=merchant, title_en=title, title_zh=title, slug=slug, min_price=price)
-    rate_row(product, rate_bps)
-    return SkuFactory(product=product, options={"size": "one"}, price_amount=price, stock=10)
 
 
 def _tag(page: Page, *, search: str, title: str) -> None:
@@ -81,41 +51,14 @@ def _note_card(page: Page, note_id: int) -> Locator:
     return page.locator(f"article#note-{note_id}")
 
 
-def _place_order_with_new_address(page: Page, *, name: str, total: str) -> None:
-    expect(page.get_by_role("heading", name="Checkout", exact=True)).to_be_visible()
-    expect(page.get_by_text("Add a delivery address to continue.")).to_be_visible()
-    page.get_by_label("Recipient").fill(name)
-    page.get_by_label("Phone").fill("13700137000")
-    page.get_by_label("Province / region").fill("Sichuan")
-    page.get_by_label("City").fill("Chengdu")
-    page.get_by_label(re.compile(r"^Address")).fill("3 Jinli Street")
-    page.get_by_label("Postcode").fill("610000")
-    page.get_by_role("button", name="Save address").click()
-    page.wait_for_url(re.compile(r"/orders/checkout/\?(.+&)?address=\d+$"))
-    _expect_message(page, "Address saved.")
-    page.get_by_role("button", name=f"Place order · {total}").click()
-    page.wait_for_url(re.compile(r"/orders/checkouts/\d+/$"))
-    expect(page.get_by_text(f"To pay: {total}")).to_be_visible()
-
-
-def _pay(page: Page, *, total: str) -> None:
-    page.get_by_role("button", name="Pay now").click()
-    page.wait_for_url(re.compile(r"/payments/pay/\d+/$"))
-    page.get_by_label("Card number").fill(CARD_SUCCEEDS)
-    page.get_by_role("button", name=f"Pay {total}").click()
-    page.wait_for_url(re.compile(r"/payments/pay/\d+/$"))
-    expect(page.get_by_text(f"Thank you. We received {total}.")).to_be_visible()
-    page.get_by_role("link", name="Continue").click()
-    page.wait_for_url(re.compile(r"/orders/checkouts/\d+/$"))
-    expect(page.get_by_text("Paid. Thank you! The shops will ship your orders.")).to_be_visible()
-
-
 def test_social_journey(browser: Browser, live_server) -> None:  # type: ignore[no-untyped-def]
     # Given a verified merchant with two listed products, each with a commission rate; a shopkeeper
     # whose open shop carries both; a buyer; and an unrelated author the buyer does not follow.
     lotus = MerchantFactory(name="Lotus Skincare", owner=UserFactory(display_name="Lin Mei"))
-    cream = _listed(merchant=lotus, title="Moisturising Cream", slug="moisturising-cream", price=29900, rate_bps=1000)
-    serum = _listed(merchant=lotus, title="Night Serum", slug="night-serum", price=15800, rate_bps=1200)
+    cream = listed_with_rate(
+        merchant=lotus, title="Moisturising Cream", slug="moisturising-cream", price=29900, rate_bps=1000
+    )
+    serum = listed_with_rate(merchant=lotus, title="Night Serum", slug="night-serum", price=15800, rate_bps=1200)
     keeper = UserFactory(display_name="Chen Xiao", handle="chenxiao", email="chen.xiao@example.com")
     shop = shop_open(user=keeper, name="Xiao's Skin Picks", accept_terms=True)
     shop_item_add(user=keeper, product_id=cream.product_id, recommendation="Calms my dry winter skin.")
@@ -126,16 +69,16 @@ def test_social_journey(browser: Browser, live_server) -> None:  # type: ignore[
     pages: list[Page] = []
 
     def person(user: User, **options: str) -> Page:
-        page = _new_page(browser, live_server.url, **options)
+        page = new_page(browser, live_server.url, **options)
         pages.append(page)
-        _log_in(page, user)
+        log_in(page, user)
         return page
 
     try:
         # 1. The shopkeeper writes a note from the nav, tags both products with the picker's search
         # (one search each) and publishes it.
         writer = person(keeper)
-        _nav(writer, "Write a note")
+        nav(writer, "Write a note")
         writer.wait_for_url("/notes/new/")
         expect(writer.get_by_role("heading", level=1)).to_have_text("New note")
         writer.get_by_label("Title", exact=True).fill(NOTE_TITLE)
@@ -152,7 +95,7 @@ def test_social_journey(browser: Browser, live_server) -> None:  # type: ignore[
         ).to_be_checked()
         writer.get_by_role("button", name="Publish").click()
         writer.wait_for_url(re.compile(r"/notes/\d+/$"))
-        _expect_message(writer, "Your note is published.")
+        expect_message(writer, "Your note is published.")
         note = Note.objects.get(author=keeper)
         expect(writer.get_by_role("heading", level=1)).to_have_text(f"Ad {NOTE_TITLE}")
         expect(writer.locator("h1 .ad-label")).to_have_text("Ad")
@@ -187,7 +130,7 @@ def test_social_journey(browser: Browser, live_server) -> None:  # type: ignore[
         expect(card.locator("h3.note-title")).to_have_text(f"Ad {NOTE_TITLE}")
         expect(card.locator("h3.note-title .ad-label")).to_have_text("Ad")
         expect(card.locator(".note-product-title")).to_have_text(["Moisturising Cream", "Night Serum"])
-        _nav(reader, "Following")
+        nav(reader, "Following")
         reader.wait_for_url("/feed/")
         expect(cards.first).to_have_attribute("id", f"note-{note.pk}")
 
@@ -227,15 +170,15 @@ def test_social_journey(browser: Browser, live_server) -> None:  # type: ignore[
         # 7. Buys it now, checks out with a new address and pays with the success card.
         reader.get_by_role("button", name="Buy now").click()
         reader.wait_for_url(re.compile(rf"/orders/checkout/\?sku={serum.pk}&qty=1$"))
-        _place_order_with_new_address(reader, name="Li Na", total="¥158.00")
-        _pay(reader, total="¥158.00")
+        place_order_with_new_address(reader, name="Li Na", total="¥158.00", address=CHENGDU)
+        pay_with_success_card(reader, total="¥158.00")
         line = OrderLine.objects.get(order__buyer=buyer)
         assert (line.paid_amount, line.attribution_rule, line.attributed_shop_id) == (15800, "last_click", shop.pk)
         assert (line.attribution_click_id, line.commission_rate_bps, line.attribution_held) == (click.pk, 1200, False)
 
         # 8. The shopkeeper's earnings: the commission is pending, and the note made the sale.
         writer.goto("/")
-        _nav(writer, "Earnings")
+        nav(writer, "Earnings")
         writer.wait_for_url("/earnings/")
         expect(writer.get_by_role("heading", level=1)).to_have_text("Earnings · Xiao's Skin Picks")
         expect(writer.locator('#balances [data-figure="pending"]')).to_have_text("¥18.96")

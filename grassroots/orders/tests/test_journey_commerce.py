@@ -11,9 +11,10 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from grassroots.accounts.models import User
-from grassroots.accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+from grassroots.accounts.tests.factories import UserFactory
 from grassroots.catalog.models import Sku
 from grassroots.catalog.tests.factories import ProductFactory, SkuFactory
+from grassroots.core.tests.browser import CARD_SUCCEEDS, expect_message, log_in, new_page
 from grassroots.ledger.models import JournalEntry
 from grassroots.ledger.selectors import ledger_problems
 from grassroots.merchants.tests.factories import MerchantFactory
@@ -22,29 +23,8 @@ from grassroots.payments.models import PaymentIntent, Refund
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CARD_SUCCEEDS = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
 SCREENSHOT = "/tmp/journey-order.png"
-
-
-def _new_page(browser: Browser, base_url: str) -> Page:
-    """A fresh browser context: one person, with their own cookies."""
-    context = browser.new_context(base_url=base_url, locale="en-GB")
-    context.set_default_timeout(15_000)
-    return context.new_page()
-
-
-def _log_in(page: Page, user: User) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("/")
-    expect(page.get_by_role("link", name=user.display_name)).to_be_visible()
-
-
-def _expect_message(page: Page, text: str) -> None:
-    expect(page.locator("ul.messages")).to_contain_text(text)
 
 
 def _listed(*, merchant: object, title_en: str, title_zh: str, slug: str, size: str, price: int, stock: int) -> Sku:
@@ -70,7 +50,7 @@ def _place_order_with_new_address(page: Page, *, name: str, total: str) -> int:
     page.get_by_label("Postcode").fill("310000")
     page.get_by_role("button", name="Save address").click()
     page.wait_for_url(re.compile(r"/orders/checkout/\?(.+&)?address=\d+$"))
-    _expect_message(page, "Address saved.")
+    expect_message(page, "Address saved.")
     expect(page.get_by_role("radio", name=re.compile(rf"^{name}, 13800138000"))).to_be_checked()
     page.get_by_role("button", name=f"Place order · {total}").click()
     page.wait_for_url(re.compile(r"/orders/checkouts/\d+/$"))
@@ -113,7 +93,7 @@ def _ship(page: Page, *, order_id: int, carrier: str, tracking: str) -> None:
     card.get_by_label("Tracking number").fill(tracking)
     card.get_by_role("button", name="Mark as shipped").click()
     page.wait_for_url("/orders/console/")
-    _expect_message(page, f"Order {order_id} marked as shipped.")
+    expect_message(page, f"Order {order_id} marked as shipped.")
     expect(_order_card(page, order_id)).to_have_count(0)  # gone from "To ship"
 
 
@@ -123,7 +103,7 @@ def _confirm_receipt(page: Page, *, order_id: int, tracking: str) -> None:
     expect(page.locator("code").filter(has_text=tracking)).to_be_visible()
     page.get_by_role("button", name="I received it").click()
     page.wait_for_url(f"/orders/{order_id}/")
-    _expect_message(page, "Thanks! Receipt confirmed.")
+    expect_message(page, "Thanks! Receipt confirmed.")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Order {order_id} Delivered")
 
 
@@ -150,9 +130,9 @@ def test_commerce_journey(browser: Browser, live_server) -> None:  # type: ignor
     pages: list[Page] = []
 
     def person(user: User) -> Page:
-        page = _new_page(browser, base_url)
+        page = new_page(browser, base_url)
         pages.append(page)
-        _log_in(page, user)
+        log_in(page, user)
         return page
 
     try:
@@ -163,7 +143,7 @@ def test_commerce_journey(browser: Browser, live_server) -> None:  # type: ignor
         expect(buyer.get_by_text("No reviews yet.")).to_be_visible()
         buyer.get_by_role("button", name="Add to cart").click()
         buyer.wait_for_url("/orders/cart/")
-        _expect_message(buyer, "Added to your cart.")
+        expect_message(buyer, "Added to your cart.")
         buyer.goto("/p/green-tea/")
         buyer.get_by_label("Quantity").fill("2")
         buyer.get_by_role("button", name="Add to cart").click()
@@ -209,7 +189,7 @@ def test_commerce_journey(browser: Browser, live_server) -> None:  # type: ignor
         buyer.get_by_label("Your review").fill("Rich but gentle; the jar arrived sealed.")
         buyer.get_by_role("button", name="Publish review").click()
         buyer.wait_for_url(f"/reviews/products/{cream.product_id}/")
-        _expect_message(buyer, "Thank you! Your review is published.")
+        expect_message(buyer, "Thank you! Your review is published.")
         buyer.goto("/p/moisturising-cream/")
         review = buyer.locator("#reviews article.review")
         expect(review).to_have_count(1)
@@ -236,7 +216,7 @@ def test_commerce_journey(browser: Browser, live_server) -> None:  # type: ignor
         decliner.get_by_role("link", name="Continue").click()
         decliner.wait_for_url(re.compile(r"/orders/checkouts/\d+/$"))
         decliner.get_by_role("button", name="Cancel order").click()
-        _expect_message(decliner, "Your order was cancelled.")
+        expect_message(decliner, "Your order was cancelled.")
         expect(decliner.get_by_role("heading", level=1)).to_contain_text("Cancelled")
         expect(decliner.get_by_role("button", name="Pay now")).to_have_count(0)
         assert _counters(cream) == cream_before
@@ -264,7 +244,7 @@ def test_commerce_journey(browser: Browser, live_server) -> None:  # type: ignor
         after_sale.get_by_role("button", name="Request a return").click()
         returner.wait_for_url(re.compile(r"/orders/returns/\d+/$"))
         return_id = int(returner.url.rstrip("/").rsplit("/", 1)[1])
-        _expect_message(returner, "Request sent. The merchant will answer it.")
+        expect_message(returner, "Request sent. The merchant will answer it.")
         expect(returner.get_by_role("heading", level=1)).to_have_text(f"Return {return_id} Requested")
         expect(returner.get_by_text("Waiting for the merchant to answer.")).to_be_visible()
 
@@ -275,7 +255,7 @@ def test_commerce_journey(browser: Browser, live_server) -> None:  # type: ignor
         request_card = hill_page.locator("section.card").filter(has_text=f"Return {return_id}")
         expect(request_card).to_contain_text("Reason: Too smoky for me.")
         request_card.get_by_role("button", name="Approve the return").click()
-        _expect_message(hill_page, f"Return {return_id} approved.")
+        expect_message(hill_page, f"Return {return_id} approved.")
 
         # the buyer sends it back with a tracking number,
         returner.reload()
@@ -283,7 +263,7 @@ def test_commerce_journey(browser: Browser, live_server) -> None:  # type: ignor
         returner.get_by_label("Carrier").fill("YTO")
         returner.get_by_label("Tracking number").fill("YT0001112223")
         returner.get_by_role("button", name="I sent it back").click()
-        _expect_message(returner, "Thanks. The merchant refunds you when the parcel arrives.")
+        expect_message(returner, "Thanks. The merchant refunds you when the parcel arrives.")
         expect(returner.get_by_role("heading", level=1)).to_have_text(f"Return {return_id} Sent back")
 
         # and the merchant, once the parcel is in, refunds the buyer.
@@ -292,7 +272,7 @@ def test_commerce_journey(browser: Browser, live_server) -> None:  # type: ignor
         request_card = hill_page.locator("section.card").filter(has_text=f"Return {return_id}")
         expect(request_card).to_contain_text("Sent back with YTO · YT0001112223")
         request_card.get_by_role("button", name="Goods received: refund the buyer").click()
-        _expect_message(hill_page, f"Return {return_id} received and refunded.")
+        expect_message(hill_page, f"Return {return_id} received and refunded.")
 
         # The buyer sees the refund on the return and on the order.
         returner.reload()

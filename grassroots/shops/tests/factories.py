@@ -10,7 +10,8 @@ from django.utils import timezone
 from PIL import Image
 
 from grassroots.accounts.tests.factories import UserFactory
-from grassroots.catalog.models import Product
+from grassroots.catalog.models import Product, Sku
+from grassroots.catalog.tests.factories import ProductFactory, SkuFactory
 from grassroots.shops.models import CommissionRate, Shop, ShopItem
 
 
@@ -51,6 +52,13 @@ def rate_row(product: Product, rate_bps: int, *, effective_from: datetime | None
     return CommissionRate.objects.create(
         product=product, rate_bps=rate_bps, effective_from=effective_from or timezone.now()
     )
+
+
+def listed_with_rate(*, merchant: object, title: str, slug: str, price: int, rate_bps: int) -> Sku:
+    """A listed product with one SKU (stock 10) and a commission rate in effect now."""
+    product = ProductFactory(merchant=merchant, title_en=title, title_zh=title, slug=slug, min_price=price)
+    rate_row(product, rate_bps)
+    return SkuFactory(product=product, options={"size": "one"}, price_amount=price, stock=10)
 
 
 def png_upload(name: str = "avatar.png", size: tuple[int, int] = (20, 16)) -> SimpleUploadedFile:
