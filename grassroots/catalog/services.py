@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
@@ -31,6 +30,7 @@ from grassroots.catalog.stock import stock_adjust
 from grassroots.catalog.workflow import product_refresh_denormalised
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from grassroots.core.storage import files_removed_on_error
 from grassroots.core.text import clean_plain_text, render_markdown
 from grassroots.core.uploads import CheckedFile, check_image, make_thumbnail
 from grassroots.curation.models import Submission
@@ -294,18 +294,6 @@ def _check_images(uploads: Sequence[UploadedFile]) -> list[CheckedFile]:
 # Files ------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _files_removed_on_error() -> Iterator[list[tuple[Storage, str]]]:
-    """Stored files are deleted again if the surrounding transaction fails."""
-    saved: list[tuple[Storage, str]] = []
-    try:
-        yield saved
-    except BaseException:
-        for storage, name in saved:
-            storage.delete(name)
-        raise
-
-
 def _image_store(
     *,
     product: Product,
@@ -439,7 +427,7 @@ def product_create(
     checked = _check_images(images)
     currency = gr_setting("CURRENCY")
 
-    with _files_removed_on_error() as saved, transaction.atomic():
+    with files_removed_on_error() as saved, transaction.atomic():
         product = Product.objects.create(
             merchant=merchant,
             category=category,
@@ -511,7 +499,7 @@ def product_update(*, actor: Any, product: Product, **changes: Any) -> ProductCh
     errors.raise_if_any()
     checked = _check_images(list(changes.get("new_images") or []))
 
-    with _files_removed_on_error() as saved, transaction.atomic():
+    with files_removed_on_error() as saved, transaction.atomic():
         locked = Product.objects.select_for_update().get(pk=product.pk)
         if locked.status in EDITABLE_STATUSES:
             return _update_in_place(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, Storage
 
 
 class PrivateStorage(FileSystemStorage):
@@ -26,3 +28,16 @@ private_storage = PrivateStorage()
 def get_private_storage() -> FileSystemStorage:
     """Callable for FileField(storage=...): keeps the location out of migrations."""
     return private_storage
+
+
+@contextmanager
+def files_removed_on_error() -> Iterator[list[tuple[Storage, str]]]:
+    """Collects (storage, name) of the files a write stores; if anything after them fails (the rows
+    roll back with the transaction), the files are deleted again, so no orphan is left behind."""
+    saved: list[tuple[Storage, str]] = []
+    try:
+        yield saved
+    except BaseException:
+        for storage, name in saved:
+            storage.delete(name)
+        raise

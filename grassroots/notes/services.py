@@ -22,8 +22,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +40,7 @@ from grassroots.accounts.models import User
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from grassroots.core.ratelimit import rate_limit_hit
+from grassroots.core.storage import files_removed_on_error
 from grassroots.core.text import clean_plain_text, sanitize_html
 from grassroots.core.uploads import CheckedFile, check_image, make_thumbnail
 from grassroots.notes.models import (
@@ -255,18 +255,6 @@ def _brand_merchant(*, user: Any, merchant_id: Any) -> int | None:
     return merchant_id
 
 
-@contextmanager
-def _files_removed_on_error() -> Iterator[list[tuple[Storage, str]]]:
-    """Stored files are deleted again if anything after them fails (the rows roll back with it)."""
-    saved: list[tuple[Storage, str]] = []
-    try:
-        yield saved
-    except BaseException:
-        for storage, name in saved:
-            storage.delete(name)
-        raise
-
-
 def _store_images(
     note: Note, checked: Sequence[CheckedFile], *, start: int, saved: list[tuple[Storage, str]]
 ) -> list[NoteImage]:
@@ -440,7 +428,7 @@ def note_create(
     rendered = render_body(text=clean_body, author_id=author.pk)
     rate_limit_hit(scope="notes", key=str(author.pk), limit=gr_setting("NOTES_PER_HOUR"), window_seconds=3600)
     now = timezone.now()
-    with _files_removed_on_error() as saved, transaction.atomic():
+    with files_removed_on_error() as saved, transaction.atomic():
         note = Note.objects.create(
             author=author,
             merchant_id=brand,
@@ -495,7 +483,7 @@ def note_update(
     clean_body = _clean_body(body) if body is not None else None
     products = _clean_product_ids(product_ids) if product_ids is not None else None
     removed_files: list[tuple[Storage, str]] = []
-    with _files_removed_on_error() as saved, transaction.atomic():
+    with files_removed_on_error() as saved, transaction.atomic():
         note = _own_note_for_update(user=user, note_id=note_id)
         current = list(NoteImage.objects.filter(note=note).order_by("position", "id"))
         if image_order is not None:

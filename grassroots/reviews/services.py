@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.files.storage import Storage
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from grassroots.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from grassroots.core.storage import files_removed_on_error
 from grassroots.core.text import clean_plain_text
 from grassroots.core.uploads import CheckedFile, check_image, make_thumbnail
 from grassroots.merchants.selectors import merchant_for_member, user_is_curator
@@ -110,18 +110,6 @@ def _check_photos(photos: Sequence[UploadedFile] | None) -> list[CheckedFile]:
     return [check_image(photo, field="photos") for photo in photos]
 
 
-@contextmanager
-def _files_removed_on_error() -> Iterator[list[tuple[Storage, str]]]:
-    """Stored files are deleted again if anything after them fails (the rows roll back with it)."""
-    saved: list[tuple[Storage, str]] = []
-    try:
-        yield saved
-    except BaseException:
-        for storage, name in saved:
-            storage.delete(name)
-        raise
-
-
 def _photo_store(
     *, review: Review, checked: CheckedFile, position: int, saved: list[tuple[Storage, str]]
 ) -> ReviewPhoto:
@@ -178,7 +166,7 @@ def review_create(
     checked_rating = _check_rating(rating)
     checked_text = _clean_text(text, field="text", max_length=TEXT_MAX_LENGTH, required=False)
     checked_photos = _check_photos(photos)
-    with _files_removed_on_error() as saved:
+    with files_removed_on_error() as saved:
         try:
             with transaction.atomic():
                 review = Review.objects.create(

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -23,6 +21,7 @@ from django.utils.translation import gettext as _
 from grassroots.catalog.models import Product
 from grassroots.catalog.selectors import products_listed
 from grassroots.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from grassroots.core.storage import files_removed_on_error
 from grassroots.core.text import clean_plain_text
 from grassroots.core.uploads import check_image, make_thumbnail
 from grassroots.ledger.splits import BPS
@@ -98,18 +97,6 @@ def _own_shop(user: Any) -> Shop:
     return shop
 
 
-@contextmanager
-def _files_removed_on_error() -> Iterator[list[tuple[Storage, str]]]:
-    """Stored files are deleted again if anything after them fails (the rows roll back with it)."""
-    saved: list[tuple[Storage, str]] = []
-    try:
-        yield saved
-    except BaseException:
-        for storage, name in saved:
-            storage.delete(name)
-        raise
-
-
 # --- shops --------------------------------------------------------------------------------
 
 
@@ -173,7 +160,7 @@ def shop_update(
     # Judged by content before anything is written; re-encoded so no EXIF (and no location) survives.
     checked = check_image(avatar, field="avatar") if avatar is not None else None
     old_avatar = shop.avatar.name if shop.avatar else ""
-    with _files_removed_on_error() as saved, transaction.atomic():
+    with files_removed_on_error() as saved, transaction.atomic():
         fresh = Shop.objects.select_for_update().get(pk=shop.pk)
         for field, value in updates.items():
             setattr(fresh, field, value)
