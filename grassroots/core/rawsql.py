@@ -35,3 +35,9 @@ def datetime_value(value: Any) -> datetime | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value
+
+
+def before_key(moment_column: str, id_column: str, key: tuple[datetime, int]) -> tuple[str, list[Any]]:
+    """` AND` condition for keyset pagination, newest first: rows strictly before (moment, id)."""
+    moment = datetime_param(key[0])
+    return f" AND ({moment_column} < %s OR ({moment_column} = %s AND {id_column} < %s))", [moment, moment, key[1]]

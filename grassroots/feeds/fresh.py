@@ -23,7 +23,6 @@ from grassroots.notes.models import Note
 COUNTERS = ("like_count", "collect_count", "comment_count", "share_count")
 # (updated_at, is_ad, like, collect, comment, share, viewer liked, viewer collected)
 Fresh = tuple[datetime | None, bool, int, int, int, int, bool, bool]
-FRESH_WIDTH = 8
 
 
 def public_condition(alias: str) -> tuple[str, list[Any]]:
@@ -35,7 +34,7 @@ def public_condition(alias: str) -> tuple[str, list[Any]]:
 
 
 def fresh_columns(alias: str, viewer_id: int | None) -> tuple[str, list[Any]]:
-    """The select-list fragment of FRESH_WIDTH columns for the note table aliased `alias`."""
+    """The select-list fragment of the eight Fresh columns for the note table aliased `alias`."""
     marks, params = "0, 0", []
     if viewer_id is not None:
         like, collect = Like._meta.db_table, CollectMark._meta.db_table
@@ -49,7 +48,7 @@ def fresh_columns(alias: str, viewer_id: int | None) -> tuple[str, list[Any]]:
 
 
 def fresh_value(columns: Sequence[Any]) -> Fresh:
-    """A Fresh tuple from the FRESH_WIDTH columns as the cursor returned them."""
+    """A Fresh tuple from the eight columns of `fresh_columns` as the cursor returned them."""
     updated_at, is_ad, like, collect, comment, share, liked, collected = columns
     return (
         datetime_value(updated_at),

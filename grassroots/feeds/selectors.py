@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from grassroots.accounts.models import User
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from grassroots.core.rawsql import datetime_param, datetime_value, placeholders
+from grassroots.core.rawsql import before_key, datetime_value, placeholders
 from grassroots.feeds.cards import cards_for_page
 from grassroots.feeds.conf import feeds_setting
 from grassroots.feeds.fresh import Fresh, fresh_columns, fresh_value, public_condition
@@ -164,9 +164,9 @@ def _big_source_keys(
         sql += f" AND n.author_id NOT IN ({placeholders(hidden)})"
         params += sorted(hidden)
     if before is not None:
-        moment = datetime_param(before[0])
-        sql += " AND (n.published_at < %s OR (n.published_at = %s AND n.id < %s))"
-        params += [moment, moment, before[1]]
+        condition, before_params = before_key("n.published_at", "n.id", before)
+        sql += condition
+        params += before_params
     sql += " ORDER BY n.published_at DESC, n.id DESC LIMIT %s"
     params.append(limit)
     with connection.cursor() as cursor:

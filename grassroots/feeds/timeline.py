@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db import connection
 
-from grassroots.core.rawsql import datetime_param, datetime_value, placeholders
+from grassroots.core.rawsql import before_key, datetime_value, placeholders
 from grassroots.feeds.conf import feeds_setting
 from grassroots.feeds.fresh import Fresh, fresh_columns, fresh_value, public_condition
 from grassroots.feeds.models import TimelineEntry
@@ -189,9 +189,9 @@ class DatabaseTimeline:
             sql += f" AND t.author_id NOT IN ({placeholders(hidden)})"
             params += sorted(hidden)
         if before is not None:
-            sql += " AND (t.published_at < %s OR (t.published_at = %s AND t.note_id < %s))"
-            moment = datetime_param(before[0])
-            params += [moment, moment, before[1]]
+            condition, before_params = before_key("t.published_at", "t.note_id", before)
+            sql += condition
+            params += before_params
         sql += " ORDER BY t.published_at DESC, t.note_id DESC LIMIT %s"
         params.append(limit + 1)
         with connection.cursor() as cursor:
