@@ -723,16 +723,15 @@ SETTLE_CHUNK_ATTEMPTS = 5
 
 
 def _settle_chunk_retrying(*, shopkeeper_ids: list[int], now: datetime, shard: Shard) -> tuple[SettlementResult, bool]:
-    for attempt in range(1, SETTLE_CHUNK_ATTEMPTS + 1):
+    attempt = 1
+    while True:
         try:
             return _settle_chunk(shopkeeper_ids=shopkeeper_ids, now=now, shard=shard)
         except OperationalError as error:
-            if (
-                getattr(error.__cause__, "sqlstate", None) not in RETRYABLE_SQLSTATES
-                or attempt == SETTLE_CHUNK_ATTEMPTS
-            ):
+            retryable = getattr(error.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+            if not retryable or attempt == SETTLE_CHUNK_ATTEMPTS:
                 raise
-    raise AssertionError("unreachable")
+            attempt += 1
 
 
 def _settle_chunk(*, shopkeeper_ids: list[int], now: datetime, shard: Shard) -> tuple[SettlementResult, bool]:

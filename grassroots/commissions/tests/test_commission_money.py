@@ -295,6 +295,41 @@ def test_a_bad_shard_is_refused_clearly(value: str) -> None:
         commissions_settle_due(shard=(2, 2))
 
 
+def test_a_chunk_that_meets_a_deadlock_is_retried_and_other_errors_are_not(
+    django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from grassroots.commissions import services as commissions
+
+    order, keeper = sale(django_capture_on_commit_callbacks)
+    deliver(order, days_ago=8)
+    real, calls = commissions._settle_chunk, []
+
+    def failing_first(state: str) -> Any:
+        def chunk(**kwargs: Any) -> Any:
+            calls.append(state)
+            if len(calls) == 1:
+                cause = Exception(state)
+                cause.sqlstate = state  # type: ignore[attr-defined]  # as psycopg's errors carry it
+                raise OperationalError("simulated") from cause
+            return real(**kwargs)
+
+        return chunk
+
+    monkeypatch.setattr(commissions, "_settle_chunk", failing_first("57014"))  # query cancelled: not retried
+    with pytest.raises(OperationalError):
+        commissions_settle_due(now=timezone.now())
+    assert calls == ["57014"]
+    calls.clear()
+    monkeypatch.setattr(commissions, "_settle_chunk", failing_first("40P01"))  # deadlock: tried again
+
+    assert commissions_settle_due(now=timezone.now()).lines == 1
+    assert calls == ["40P01", "40P01"]
+    assert balances(keeper) == owed(available=2000)
+    books_balance()
+
+
 def test_settlement_costs_the_same_queries_for_1_and_8_lines(django_capture_on_commit_callbacks: Any) -> None:
     keeper, _inviter = keeper_with_inviter()
     counts = []
