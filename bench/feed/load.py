@@ -28,6 +28,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench import sqlload
+from bench.sqlload import h
+
 PRODUCTS = 2_000
 MERCHANTS = 100
 # Tables whose secondary indexes and unique/check constraints are dropped while loading.
@@ -51,11 +54,6 @@ class Sizes:
     notes: int = 2_000_000
     readers: int = 500
     warm_followers: int = 20_000
-
-
-def h(expr: str, salt: int) -> str:
-    """A deterministic pseudo-random non-negative int4 from an integer expression and a salt < 1009."""
-    return f"(hashint8(({expr})::bigint * 1009 + {salt}) & 2147483647)"
 
 
 def u(expr: str, salt: int) -> str:
@@ -262,14 +260,5 @@ def load(cursor: object, *, sizes: Sizes, threshold: int, cap: int, log: Callabl
 
 
 def check_references(cursor: object) -> float:
-    """The foreign keys skipped while loading (session_replication_role) hold: one anti-join each."""
-    start = time.perf_counter()
-    for table, column, target in FOREIGN_KEYS:
-        cursor.execute(  # type: ignore[attr-defined]
-            f"SELECT count(*) FROM {table} AS a WHERE a.{column} IS NOT NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {target} AS b WHERE b.id = a.{column})"
-        )
-        (broken,) = cursor.fetchone()  # type: ignore[attr-defined]
-        if broken:
-            raise SystemExit(f"load bug: {broken} rows of {table}.{column} point nowhere")
-    return time.perf_counter() - start
+    """The foreign keys skipped while loading hold (bench.sqlload.check_references)."""
+    return sqlload.check_references(cursor, FOREIGN_KEYS)
