@@ -65,7 +65,10 @@ KINDS = {
     "floor": Kind("GET", "/api/v1/accounts/me", "grassroots.settings", "200", places_orders=False),
 }
 # The same command line as `make run` (Makefile), only the port differs.
-GRANIAN_ARGS = ["--interface", "wsgi", "--host", "127.0.0.1", "--workers", "2", "--blocking-threads", "4"]
+GRANIAN_ARGS = [
+    *("--interface", "wsgi", "--host", "127.0.0.1", "--workers", "2", "--blocking-threads", "4"),
+    *("--backlog", "4096", "--backpressure", "2048"),
+]
 PRICE = 9900
 MONITOR = "flash-sale-monitor"  # application_name of the bench's own sampling connections (not counted)
 
