@@ -3,19 +3,23 @@
     status, data = idempotent(request, scope="checkout", body=payload.dict(), run=lambda: (201, do_it()))
     return status, data
 
-The first request with a key inserts an IdempotencyRecord (UNIQUE on owner, scope, key) in its own
-short transaction; only that request runs `run()`. `run()` and the stored response commit in one
-transaction, so a crash leaves either both or neither. Retries with the same body get the stored
-response (a stored ServiceError is raised again, so the error shape is the same); a retry while the
-first is still running gets 409 `idempotency_in_progress`; the same key with another body is 422
-`idempotency_key_reused`. Any other exception deletes the record, so the client may retry.
+The request inserts an IdempotencyRecord (UNIQUE on owner, scope, key) at the start of the same
+transaction as `run()` and the stored response, so a crash leaves all or nothing, and one COMMIT
+serves the request. A concurrent request with the same key waits on that unique entry until the
+first commits, then replays its response (or runs, if the first rolled back). Retries with the same
+body get the stored response (a stored ServiceError is raised again, so the error shape is the same);
+the same key with another body is 422 `idempotency_key_reused`; a call nested inside `run()` with
+the same key is 409 `idempotency_in_progress`. A ServiceError rolls `run()` back and is then stored in
+its own short transaction; any other exception leaves no record, so the client may retry.
 
 `run()` must return JSON-able data or ninja Schemas: the stored body is what every later
 response serialises, and the first response returns exactly the same JSON.
 
-Callers must not wrap `idempotent()` in their own transaction: the claim must commit before
-`run()` starts for concurrent retries to see it.
+Callers must not wrap `idempotent()` in their own transaction: the record must commit with the work.
 """
+
+# SQL here interpolates only the model's table name and %s placeholders.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,14 +39,17 @@ from pydantic_core import to_jsonable_python
 
 from grassroots.core.errors import Conflict, RateLimited, ServiceError, ValidationFailed
 from grassroots.core.models import IdempotencyRecord
+from grassroots.core.rawsql import datetime_param
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
-# A claim older than this whose response was never stored belongs to a request that died: its
-# transaction rolled back, so nothing was done and a retry may take the claim over.
+# A committed claim older than this whose response was never stored (claims committed on their own
+# before they moved into the request's transaction) belongs to a request that died; a retry takes it.
 LEASE_SECONDS = 300
 
 R = IdempotencyRecord
+_TABLE = f'"{R._meta.db_table}"'
+_BODY = R._meta.get_field("response_body")
 
 
 class _LeaseLost(Conflict):
@@ -80,39 +87,82 @@ def idempotent(request: HttpRequest, *, scope: str, body: Any, run: Callable[[],
     owner = _owner(request)
     fingerprint = body_fingerprint(body)
     lease = secrets.token_hex(16)
-
-    claimed = _claim(owner=owner, scope=scope, key=key, fingerprint=fingerprint, lease=lease)
-    if isinstance(claimed, IdempotencyRecord):
-        return _replay(claimed)
-    record_id = claimed
+    claimed: int | IdempotencyRecord | None = None
     try:
         with transaction.atomic():
-            status, data = run()
-            payload = to_jsonable_python(data)
-            stored = R.objects.filter(pk=record_id, lease=lease, state=R.State.IN_PROGRESS).update(
-                state=R.State.DONE, response_status=status, response_body=payload, updated_at=timezone.now()
-            )
-            if stored != 1:
-                raise _LeaseLost(_in_progress_message(), code="idempotency_in_progress")
-    except _LeaseLost:
-        raise
-    except RateLimited:
-        # Transient by nature: remembering it would refuse the retry it asks for.
-        R.objects.filter(pk=record_id, lease=lease).delete()
+            claimed = _claim(owner=owner, scope=scope, key=key, fingerprint=fingerprint, lease=lease)
+            if isinstance(claimed, int):
+                status, data = run()
+                payload = to_jsonable_python(data)
+                if not _store(record_id=claimed, lease=lease, status=status, body=payload, is_error=False):
+                    raise _LeaseLost(_in_progress_message(), code="idempotency_in_progress")
+    except (_LeaseLost, RateLimited):
+        # A rate limit is transient by nature: remembering it would refuse the retry it asks for.
         raise
     except ServiceError as exc:
-        R.objects.filter(pk=record_id, lease=lease, state=R.State.IN_PROGRESS).update(
-            state=R.State.DONE,
-            response_status=exc.status,
-            response_body=to_jsonable_python(exc.as_dict(), fallback=str),
-            is_error=True,
-            updated_at=timezone.now(),
-        )
+        if isinstance(claimed, int):  # run() refused; not the claim itself (key reused, in progress)
+            _remember_error(owner=owner, scope=scope, key=key, fingerprint=fingerprint, exc=exc)
         raise
-    except BaseException:
-        R.objects.filter(pk=record_id, lease=lease).delete()
-        raise
+    if isinstance(claimed, IdempotencyRecord):
+        return _replay(claimed)
     return status, payload
+
+
+def _store(*, record_id: int, lease: str, status: int, body: Any, is_error: bool) -> bool:
+    """The response, on the record we hold (the lease fences off a takeover of a stale claim)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE {_TABLE} SET "state" = %s, "response_status" = %s, "response_body" = %s, "is_error" = %s, '
+            '"updated_at" = %s WHERE "id" = %s AND "lease" = %s AND "state" = %s',
+            [
+                R.State.DONE,
+                status,
+                _BODY.get_db_prep_save(body, connection),
+                is_error,
+                datetime_param(timezone.now()),
+                record_id,
+                lease,
+                R.State.IN_PROGRESS,
+            ],
+        )
+        return bool(cursor.rowcount == 1)
+
+
+def _insert(
+    *, owner: str, scope: str, key: str, fingerprint: str, lease: str, error: ServiceError | None
+) -> int | None:
+    """INSERT the record unless the key is taken (waiting for a transaction that holds it); its id,
+    or None when it was taken."""
+    now = datetime_param(timezone.now())
+    body = None if error is None else to_jsonable_python(error.as_dict(), fallback=str)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO {_TABLE} ("owner", "scope", "key", "fingerprint", "lease", "state", "response_status", '
+            '"response_body", "is_error", "created_at", "updated_at") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
+            'ON CONFLICT ("owner", "scope", "key") DO NOTHING RETURNING "id"',
+            [
+                owner,
+                scope,
+                key,
+                fingerprint,
+                lease,
+                R.State.IN_PROGRESS if error is None else R.State.DONE,
+                None if error is None else error.status,
+                None if body is None else _BODY.get_db_prep_save(body, connection),
+                error is not None,
+                now,
+                now,
+            ],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _remember_error(*, owner: str, scope: str, key: str, fingerprint: str, exc: ServiceError) -> None:
+    """A refusal is the answer retries get. `run()` was rolled back with our claim, so it is stored in
+    its own transaction, unless another request took the key meanwhile (then that one's answer stands)."""
+    with transaction.atomic():
+        _insert(owner=owner, scope=scope, key=key, fingerprint=fingerprint, lease="", error=exc)
 
 
 def _in_progress_message() -> str:
@@ -134,34 +184,30 @@ def _replay(record: IdempotencyRecord) -> tuple[int, Any]:
 
 
 def _claim(*, owner: str, scope: str, key: str, fingerprint: str, lease: str) -> int | IdempotencyRecord:
-    """Insert the record and return its id (we run the request), or the finished record to replay.
-    A record deleted under us (its request failed) is claimed again."""
-    for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                record = R.objects.create(owner=owner, scope=scope, key=key, fingerprint=fingerprint, lease=lease)
-            return record.pk
-        except IntegrityError:
-            pass
-        existing = R.objects.filter(owner=owner, scope=scope, key=key).first()
-        if existing is None:
-            continue
-        if existing.fingerprint != fingerprint:
-            raise ValidationFailed(
-                _("This Idempotency-Key was already used with a different request body."),
-                code="idempotency_key_reused",
-                fields={"Idempotency-Key": "reused"},
-            )
-        if existing.state == R.State.DONE:
-            return existing
-        stale = timezone.now() - timedelta(seconds=LEASE_SECONDS)
-        if existing.updated_at < stale:
-            taken = R.objects.filter(
-                pk=existing.pk, lease=existing.lease, state=R.State.IN_PROGRESS, updated_at__lt=stale
-            ).update(lease=lease, updated_at=timezone.now())
-            if taken == 1:
-                return existing.pk
+    """Insert the record and return its id (we run the request), or the finished record to replay."""
+    record_id = _insert(owner=owner, scope=scope, key=key, fingerprint=fingerprint, lease=lease, error=None)
+    if record_id is not None:
+        return record_id
+    existing = R.objects.filter(owner=owner, scope=scope, key=key).first()
+    if existing is None:  # purged between the two statements
         raise Conflict(_in_progress_message(), code="idempotency_in_progress")
+    if existing.fingerprint != fingerprint:
+        raise ValidationFailed(
+            _("This Idempotency-Key was already used with a different request body."),
+            code="idempotency_key_reused",
+            fields={"Idempotency-Key": "reused"},
+        )
+    if existing.state == R.State.DONE:
+        return existing
+    # Committed but unfinished: left by a request that died before this module stored claims with
+    # their work. Once stale, it is taken over; before that (or inside `run()`) it is in progress.
+    stale = timezone.now() - timedelta(seconds=LEASE_SECONDS)
+    if existing.updated_at < stale:
+        taken = R.objects.filter(
+            pk=existing.pk, lease=existing.lease, state=R.State.IN_PROGRESS, updated_at__lt=stale
+        ).update(lease=lease, updated_at=timezone.now())
+        if taken == 1:
+            return existing.pk
     raise Conflict(_in_progress_message(), code="idempotency_in_progress")
 
 

@@ -54,6 +54,29 @@ def test_first_call_runs_and_a_retry_replays_the_stored_response() -> None:
 
 
 @pytest.mark.django_db
+def test_the_claim_commits_with_the_work_in_one_transaction() -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    seen: list[tuple[bool, str]] = []
+
+    def run() -> tuple[int, Any]:
+        # Inside the request's transaction, with its own claim already written (and not committed).
+        seen.append((connection.in_atomic_block, IdempotencyRecord.objects.get().state))
+        return 201, {"id": 7}
+
+    with CaptureQueriesContext(connection) as queries:
+        idempotent(_request(), scope="s", body={}, run=run)
+
+    assert seen == [(True, "in_progress")]
+    # The test's own transaction turns the request's into a savepoint; nothing else is a transaction.
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    statements = [s for s in statements if s not in {"SAVEPOINT", "RELEASE"}]
+    # The claim, run()'s read, the stored response: one transaction, nothing in between.
+    assert statements == ["INSERT", "SELECT", "UPDATE"]
+    assert IdempotencyRecord.objects.get().state == "done"
+
+
+@pytest.mark.django_db
 def test_body_fingerprint_ignores_key_order_but_not_values() -> None:
     assert body_fingerprint({"a": 1, "b": [1, 2]}) == body_fingerprint({"b": [1, 2], "a": 1})
     assert body_fingerprint({"a": 1}) != body_fingerprint({"a": 2})

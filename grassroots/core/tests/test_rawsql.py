@@ -32,3 +32,45 @@ def test_a_datetime_round_trips_through_a_raw_query() -> None:
         cursor.execute("SELECT %s", [datetime_param(moment)])
         (raw,) = cursor.fetchone()
     assert datetime_value(raw) == moment
+
+
+@pytest.mark.django_db
+def test_insert_rows_stores_what_bulk_create_stores_and_sets_the_keys() -> None:
+    from django.forms.models import model_to_dict
+
+    from grassroots.accounts.tests.factories import UserFactory
+    from grassroots.core.models import IdempotencyRecord
+    from grassroots.core.rawsql import insert_rows
+
+    owner = UserFactory()
+
+    def record(key: str) -> IdempotencyRecord:
+        # JSON, a nullable integer, a boolean and auto_now_add / auto_now fields.
+        body = {"orders": [{"id": 1, "title": "茶"}], "ok": True}
+        return IdempotencyRecord(
+            owner=str(owner.pk), scope="s", key=key, fingerprint="f", lease="l", response_body=body, is_error=True
+        )
+
+    ours = [record("a"), record("b")]
+    insert_rows(ours)
+    theirs = IdempotencyRecord.objects.bulk_create([record("c"), record("d")])
+
+    assert all(obj.pk and not obj._state.adding for obj in ours)
+    assert [obj.pk for obj in ours] == sorted(obj.pk for obj in ours)
+    loaded = {obj.key: obj for obj in IdempotencyRecord.objects.all()}
+    for mine, other in zip(ours, theirs, strict=True):
+        stored, expected = model_to_dict(loaded[mine.key]), model_to_dict(loaded[other.key])
+        for name in ("id", "key"):
+            stored.pop(name), expected.pop(name)
+        assert stored == expected
+        assert loaded[mine.key].created_at == mine.created_at
+    insert_rows([])  # nothing to do
+
+
+def test_insert_rows_needs_an_auto_primary_key() -> None:
+    from django.contrib.sessions.models import Session
+
+    from grassroots.core.rawsql import insert_rows
+
+    with pytest.raises(TypeError, match="auto primary key"):
+        insert_rows([Session(session_key="k", session_data="")])

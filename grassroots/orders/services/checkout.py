@@ -23,6 +23,7 @@ from grassroots.catalog.stock import OutOfStock, merge_lines, stock_release, sto
 from grassroots.commissions.services import NO_ATTRIBUTION, LineAttribution, checkout_attribution, member_discount
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.money import CURRENCY_EXPONENT
+from grassroots.core.rawsql import insert_rows
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.coupons.services import CouponQuote, coupon_quote, coupon_redeem, coupon_release
 from grassroots.merchants.models import Merchant, MerchantMember
@@ -374,7 +375,7 @@ def _checkout_write(
         sum(line_discounts.get(sku.pk, 0) + member[sku.pk] for sku, _q in group.lines) for group in plan.groups
     ]
     discount_total = coupon_total + sum(member.values())
-    checkout = Checkout.objects.create(
+    checkout = Checkout(
         buyer=buyer,
         currency=plan.currency,
         goods_total=plan.goods_total,
@@ -384,38 +385,37 @@ def _checkout_write(
         coupon_code=quote.coupon.code if quote else "",
         expires_at=expires_at,
     )
-    orders = Order.objects.bulk_create(
-        [
-            Order(
-                checkout=checkout,
-                merchant=group.merchant,
-                buyer=buyer,
-                address=snapshot,
-                currency=plan.currency,
-                goods_total=group.goods_total,
-                shipping_total=group.shipping_total,
-                discount_total=discount,
-                total=group.total - discount,
-                placed_at=now,
-            )
-            for group, discount in zip(plan.groups, order_discounts, strict=True)
-        ]
-    )
-    lines = OrderLine.objects.bulk_create(
-        [
-            _order_line(
-                order=order,
-                sku=sku,
-                quantity=quantity,
-                coupon_discount=line_discounts.get(sku.pk, 0),
-                member=member[sku.pk],
-                attribution=attribution.get(sku.product_id, NO_ATTRIBUTION),
-            )
-            for order, group in zip(orders, plan.groups, strict=True)
-            for sku, quantity in group.lines
-        ]
-    )
-    OrderStatusChange.objects.bulk_create(
+    insert_rows([checkout])
+    orders = [
+        Order(
+            checkout=checkout,
+            merchant=group.merchant,
+            buyer=buyer,
+            address=snapshot,
+            currency=plan.currency,
+            goods_total=group.goods_total,
+            shipping_total=group.shipping_total,
+            discount_total=discount,
+            total=group.total - discount,
+            placed_at=now,
+        )
+        for group, discount in zip(plan.groups, order_discounts, strict=True)
+    ]
+    insert_rows(orders)
+    lines = [
+        _order_line(
+            order=order,
+            sku=sku,
+            quantity=quantity,
+            coupon_discount=line_discounts.get(sku.pk, 0),
+            member=member[sku.pk],
+            attribution=attribution.get(sku.product_id, NO_ATTRIBUTION),
+        )
+        for order, group in zip(orders, plan.groups, strict=True)
+        for sku, quantity in group.lines
+    ]
+    insert_rows(lines)
+    insert_rows(
         [
             OrderStatusChange(order=order, from_status="", to_status=order.status, action="place", actor=buyer)
             for order in orders
