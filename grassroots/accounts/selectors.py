@@ -7,11 +7,12 @@ import re
 from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from grassroots.accounts.models import ApiToken, User
-from grassroots.core.rawsql import datetime_value
+from grassroots.core.rawsql import datetime_value, model_columns, model_from_row
 
 TOKEN_RE = re.compile(r"gr_([0-9a-f]{10})_([A-Za-z0-9_-]{20,128})")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -25,31 +26,29 @@ def user_from_api_token(*, token: str) -> User | None:
     if match is None:
         return None
     user_table, token_table = User._meta.db_table, ApiToken._meta.db_table
-    found = list(
-        User.objects.raw(
-            f"SELECT u.*, t.id AS api_token_id, t.token_hash AS api_token_hash, t.revoked_at AS api_token_revoked_at,"  # noqa: S608
-            f" t.last_used_at AS api_token_last_used_at FROM {token_table} AS t JOIN {user_table} AS u"
-            " ON u.id = t.user_id WHERE t.prefix = %s",
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(User, 'u')}, t.id, t.token_hash, t.revoked_at, t.last_used_at"  # noqa: S608
+            f" FROM {token_table} AS t JOIN {user_table} AS u ON u.id = t.user_id WHERE t.prefix = %s",
             [match[1]],
         )
-    )
-    if not found:
+        row = cursor.fetchone()
+    if row is None:
         return None
-    user = found[0]
-    # The token's columns came as extra attributes; take them off the user that is handed on.
-    columns = {name: vars(user).pop(f"api_token_{name}") for name in ("id", "hash", "revoked_at", "last_used_at")}
-    if not hmac.compare_digest(str(columns["hash"]), ApiToken.hash_plaintext(token)):
+    user, at = model_from_row(User, row)
+    token_id, token_hash, revoked_at, last_used = row[at:]
+    if not hmac.compare_digest(str(token_hash), ApiToken.hash_plaintext(token)):
         return None
-    if columns["revoked_at"] is not None or not user.is_active:
+    if revoked_at is not None or not user.is_active:
         return None
     now = timezone.now()
     stale = now - LAST_USED_RESOLUTION
-    last_used_at = datetime_value(columns["last_used_at"])
+    last_used_at = datetime_value(last_used)
     # Written at most once a minute per token, so busy clients do not turn every read into a write.
     if last_used_at is None or last_used_at < stale:
-        ApiToken.objects.filter(pk=columns["id"]).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
-        ).update(last_used_at=now)
+        ApiToken.objects.filter(pk=token_id).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)).update(
+            last_used_at=now
+        )
     return user
 
 

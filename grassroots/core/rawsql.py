@@ -8,13 +8,14 @@ naive UTC datetimes or text), booleans come out as 0/1 on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Sized
+from collections.abc import Callable, Sequence, Sized
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Field, Model
+from django.db.models.expressions import Col
 from django.utils.dateparse import parse_datetime
 
 
@@ -82,3 +83,36 @@ def insert_rows(objs: Sequence[Model]) -> None:
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+_Converter = Callable[[Any, Any, Any], Any]
+
+
+@cache
+def _model_columns(model: type[Model], alias: str) -> tuple[list[str], list[str], list[tuple[Col, list[_Converter]]]]:
+    conn = connections[alias]
+    fields = model._meta.concrete_fields
+    converters = []
+    for field in fields:
+        col = field.get_col(model._meta.db_table)
+        converters.append((col, [*conn.ops.get_db_converters(col), *col.get_db_converters(conn)]))
+    return [field.attname for field in fields], [str(field.column) for field in fields], converters
+
+
+def model_columns(model: type[Model], table_alias: str) -> str:
+    """`alias."col", ...` for every concrete column of `model`, in the order `model_from_row` reads."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{table_alias}.{quote(column)}" for column in _model_columns(model, connection.alias)[1])
+
+
+def model_from_row(model: type[Model], row: Sequence[Any], start: int = 0) -> tuple[Any, int]:
+    """The instance whose `model_columns` start at row[start], converted as the ORM would have loaded
+    it, and the index after its columns: several models can share one row of a join."""
+    attnames, _columns, converters = _model_columns(model, connection.alias)
+    values = []
+    for offset, (col, functions) in enumerate(converters):
+        value = row[start + offset]
+        for function in functions:
+            value = function(value, col, connection)
+        values.append(value)
+    return model.from_db(connection.alias, attnames, values), start + len(converters)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from grassroots.core.errors import NotFound, ValidationFailed
+from grassroots.core.rawsql import model_columns, model_from_row
 from grassroots.core.text import clean_plain_text
 from grassroots.orders.models import Address
 from grassroots.orders.services.common import MAX_ADDRESSES, PHONE_RE, check_id
@@ -40,15 +41,16 @@ def _clean_address(data: AddressInput) -> dict[str, str]:
 def owned_address(*, owner: Any, address_id: Any) -> Address:
     """The owner's address, or NotFound (someone else's is not found either). Raw SQL: every checkout
     runs it, and the ORM's query building cost more than the query."""
-    found = list(
-        Address.objects.raw(
-            f"SELECT * FROM {Address._meta.db_table} WHERE id = %s AND owner_id = %s",  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Address, 'a')} FROM {Address._meta.db_table} AS a"  # noqa: S608
+            " WHERE a.id = %s AND a.owner_id = %s",
             [check_id(address_id, field="address_id"), getattr(owner, "pk", None)],
         )
-    )
-    if not found:
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound(_("Address not found."))
-    return found[0]
+    return model_from_row(Address, row)[0]
 
 
 def address_create(*, owner: Any, data: AddressInput, is_default: bool = False) -> Address:

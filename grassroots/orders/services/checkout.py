@@ -6,15 +6,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Model, Sum
-from django.db.models.expressions import Col
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,7 +21,7 @@ from grassroots.catalog.stock import OutOfStock, merge_lines, stock_release, sto
 from grassroots.commissions.services import NO_ATTRIBUTION, LineAttribution, checkout_attribution, member_discount
 from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.money import CURRENCY_EXPONENT
-from grassroots.core.rawsql import insert_rows
+from grassroots.core.rawsql import insert_rows, model_columns, model_from_row
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.coupons.services import CouponQuote, coupon_quote, coupon_redeem, coupon_release
 from grassroots.merchants.models import Merchant, MerchantMember
@@ -121,32 +119,6 @@ class CheckoutPlan:
         }
 
 
-_Converter = Callable[[Any, Any, Any], Any]
-
-
-@cache
-def _columns(model: type[Model], alias: str) -> tuple[list[str], list[tuple[Col, list[_Converter]]]]:
-    """A model's concrete columns and, for each, the converters the ORM would apply to its value."""
-    conn = connections[alias]
-    columns = []
-    for field in model._meta.concrete_fields:
-        col = field.get_col(model._meta.db_table)
-        columns.append((col, [*conn.ops.get_db_converters(col), *col.get_db_converters(conn)]))
-    return [field.attname for field in model._meta.concrete_fields], columns
-
-
-def _instance(model: type[Model], row: Sequence[Any], start: int) -> tuple[Any, int]:
-    """The model instance whose columns start at row[start] (as the ORM would have loaded it)."""
-    attnames, columns = _columns(model, connection.alias)
-    values = []
-    for offset, (col, converters) in enumerate(columns):
-        value = row[start + offset]
-        for converter in converters:
-            value = converter(value, col, connection)
-        values.append(value)
-    return model.from_db(connection.alias, attnames, values), start + len(columns)
-
-
 def _plan_read(sku_ids: Sequence[int]) -> tuple[dict[int, Sku], dict[int, ShippingRule]]:
     """The SKUs (each with its product and merchant) and each merchant's shipping rule in the SKU's
     currency, in ONE query; what `sellable_skus` plus a ShippingRule read would give, without the
@@ -155,11 +127,7 @@ def _plan_read(sku_ids: Sequence[int]) -> tuple[dict[int, Sku], dict[int, Shippi
     quote = connection.ops.quote_name
     models_: list[type[Model]] = [Sku, Product, Merchant, ShippingRule]
     aliases = ["s", "p", "m", "r"]
-    select = ", ".join(
-        f"{alias}.{quote(str(col.target.column))}"
-        for model, alias in zip(models_, aliases, strict=True)
-        for col, _converters in _columns(model, connection.alias)[1]
-    )
+    select = ", ".join(model_columns(model, alias) for model, alias in zip(models_, aliases, strict=True))
     table = {model: quote(model._meta.db_table) for model in models_}
     sql = (
         f"SELECT {select} FROM {table[Sku]} s "
@@ -174,11 +142,11 @@ def _plan_read(sku_ids: Sequence[int]) -> tuple[dict[int, Sku], dict[int, Shippi
     skus: dict[int, Sku] = {}
     rules: dict[int, ShippingRule] = {}
     for row in rows:
-        sku, at = _instance(Sku, row, 0)
-        product, at = _instance(Product, row, at)
-        merchant, at = _instance(Merchant, row, at)
+        sku, at = model_from_row(Sku, row, 0)
+        product, at = model_from_row(Product, row, at)
+        merchant, at = model_from_row(Merchant, row, at)
         if row[at] is not None:
-            rule, _at = _instance(ShippingRule, row, at)
+            rule, _at = model_from_row(ShippingRule, row, at)
             rules[rule.merchant_id] = rule
         product.merchant = merchant
         sku.product = product
