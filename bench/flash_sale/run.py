@@ -61,6 +61,8 @@ KINDS = {
     "naive": Kind("POST", "/bench/naive/checkout", "bench.flash_sale.settings", "201"),
     # Optional: ours reordered to lock the hot row last (bench/flash_sale/prototype.py).
     "prototype": Kind("POST", "/bench/prototype/checkout", "bench.flash_sale.settings", "201"),
+    # Optional: a checkout request that does nothing (bench/flash_sale/noop_app.py), as a ceiling.
+    "noop": Kind("POST", "/bench/noop/checkout", "bench.flash_sale.settings", "201", places_orders=False),
     # Optional: the cheapest authenticated API call (token check + one small JSON), as a ceiling.
     "floor": Kind("GET", "/api/v1/accounts/me", "grassroots.settings", "200", places_orders=False),
 }
@@ -643,8 +645,8 @@ def report(trials: list[Trial], args: argparse.Namespace) -> int:
     print(f"\nMedian of {args.repeats} (buyers={args.buyers}, stock={args.stock}):")
     print(table([(k, medians[k]) for k in kinds]))
     print(
-        "ok/s: successful responses per second of the burst (201 orders; 200 for floor). CPU ms/ok: app server\n"
-        "process tree + PostgreSQL backends of the bench database, per success. others CPU s: what the rest of\n"
+        "ok/s: successful responses per second of the burst (201; 200 for floor; noop places nothing). CPU ms/ok: app\n"
+        "server process tree + PostgreSQL backends of the bench database, per success. others CPU s: what the rest of\n"
         "the machine (other tenants, PostgreSQL's background processes) burned during the burst."
     )
     for k in kinds:
@@ -699,7 +701,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=list(KINDS), action="append", help="run only these (repeatable)")
     parser.add_argument(
-        "--extra", choices=["prototype", "floor"], action="append", default=[], help="also run these diagnostics"
+        "--extra",
+        choices=["prototype", "noop", "floor"],
+        action="append",
+        default=[],
+        help="also run these diagnostics",
     )
     parser.add_argument("--pool", type=int, default=0, help="client connection limit (0: one per buyer)")
     parser.add_argument("--json", help="also write every trial and the medians to this file")
