@@ -341,9 +341,9 @@ def load(cursor: object, *, t0: datetime, sizes: Sizes, log: Callable[[str], Non
         INSERT INTO orders_orderline (id, product_title, sku_label, unit_price, quantity, discount_amount,
             paid_amount, platform_fee, refunded_amount, refunded_quantity, order_id, product_id, sku_id,
             attributed_shop_id, attributed_shopkeeper_id, attribution_click_id, attribution_held,
-            attribution_hold_reason, attribution_rule, commission_rate_bps, member_discount)
+            attribution_hold_reason, attribution_rule, commission_rate_bps, member_discount, platform_discount)
         SELECT id, 'Product ' || product_id, '', unit_price, quantity, discount, paid, fee, 0, 0, oid, product_id,
-               product_id, NULL, NULL, NULL, false, '', '', 0, 0
+               product_id, NULL, NULL, NULL, false, '', '', 0, 0, 0
         FROM bench_line ORDER BY id;
         INSERT INTO orders_returnrequest (kind, status, currency, reason, reject_reason, carrier, tracking_number,
             refund_amount, shipping_refund, platform_fee_reversed, payment_refund_id, form_token, created_at,

@@ -56,7 +56,7 @@ from grassroots.attribution.services import attribution_resolve_many, visitor_ke
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import Conflict, NotFound, PermissionDenied
 from grassroots.core.state_machine import InvalidTransition
-from grassroots.ledger.codes import BUYER_CLEARING, PLATFORM_REVENUE, merchant_payable
+from grassroots.ledger.codes import BUYER_CLEARING, PLATFORM_PROMOTIONS, PLATFORM_REVENUE, merchant_payable
 from grassroots.ledger.models import LedgerAccount
 from grassroots.ledger.services import journal_entries_post_many, journal_entry_post, ledger_accounts_lock
 from grassroots.ledger.splits import BPS, LineSplit, allocate_proportionally, split_line
@@ -270,9 +270,13 @@ def commissions_on_paid(*, orders: Sequence[Order]) -> dict[int, list[PostingSpe
     line, set `line.platform_fee` (what the platform keeps; the caller saves it), create one
     CommissionLine per commissioned line, and return each order's allocation postings:
 
-        Dr buyer:clearing total / Cr merchant:<m>:payable (merchant parts + shipping)
+        Dr buyer:clearing total / Dr platform:promotions:expense (platform coupons' shares)
+        / Cr merchant:<m>:payable (merchant parts + shipping + platform coupons' shares)
         / Cr platform:revenue (fees kept) / Cr shopkeeper:<s>:pending|held (commissions)
         / Cr shopkeeper:<inviter>:pending|held (overrides)
+
+    Lines are split on what the buyer paid; a platform coupon's share of a line
+    (`line.platform_discount`) is paid to the merchant on top, by the platform.
 
     Three queries plus one insert whatever the number of lines (none without attributed lines).
     """
@@ -287,7 +291,8 @@ def commissions_on_paid(*, orders: Sequence[Order]) -> dict[int, list[PostingSpe
     rows: list[CommissionLine] = []
     result: dict[int, list[PostingSpec]] = {}
     for order in orders:
-        merchant = order.shipping_total
+        subsidy = sum(line.platform_discount for line in order.lines.all())
+        merchant = order.shipping_total + subsidy
         platform = 0
         credits: dict[str, int] = defaultdict(int)
         for line in order.lines.all():
@@ -338,6 +343,8 @@ def commissions_on_paid(*, orders: Sequence[Order]) -> dict[int, list[PostingSpe
                     )
                 )
         postings = [PostingSpec(account=BUYER_CLEARING, amount=order.total, currency=order.currency)]
+        if subsidy:
+            postings.append(PostingSpec(account=PLATFORM_PROMOTIONS, amount=subsidy, currency=order.currency))
         if merchant:
             postings.append(
                 PostingSpec(account=merchant_payable(order.merchant_id), amount=-merchant, currency=order.currency)

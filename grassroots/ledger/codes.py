@@ -8,16 +8,20 @@ So assets read positive and liabilities and revenue read negative in `account_ba
 - `buyer:clearing` (liability): captured buyer money not yet allocated to orders.
 - `merchant:<id>:payable` (liability): what the platform owes merchant <id>.
 - `platform:revenue` (revenue): platform fee income.
+- `platform:promotions:expense` (expense): what the platform funds of platform coupons; the merchant
+  is paid it as if the buyer had paid it.
 
 There is no `merchant:<id>:settled` account: a settlement (payout) moves the merchant's payable out
 through `gateway:cash`.
 
 Flows (helpers that build the postings are in `grassroots.ledger.flows`):
 - capture:             Dr gateway:cash / Cr buyer:clearing
-- order paid:          Dr buyer:clearing / Cr merchant:<id>:payable (goods - platform fee + shipping)
+- order paid:          Dr buyer:clearing / Dr platform:promotions:expense (platform coupons' share)
+                       / Cr merchant:<id>:payable (goods - platform fee + shipping + that share)
                        / Cr platform:revenue (fee)
 - refund:              the reverse allocation, proportional to the refunded amount
-                       (Dr merchant:<id>:payable / Dr platform:revenue / Cr buyer:clearing),
+                       (Dr merchant:<id>:payable / Dr platform:revenue / Cr buyer:clearing
+                       / Cr platform:promotions:expense),
                        then Dr buyer:clearing / Cr gateway:cash
 - merchant settlement: Dr merchant:<id>:payable / Cr gateway:cash
 """
@@ -29,6 +33,7 @@ import re
 GATEWAY_CASH = "gateway:cash"
 BUYER_CLEARING = "buyer:clearing"
 PLATFORM_REVENUE = "platform:revenue"
+PLATFORM_PROMOTIONS = "platform:promotions:expense"
 
 _MERCHANT_PAYABLE = re.compile(r"^merchant:(\d+):payable$")
 

@@ -165,7 +165,8 @@ class Order(models.Model):
     discount_total = models.BigIntegerField(default=0)
     total = models.BigIntegerField()
     # Set when paid: what the platform keeps of this order. The merchant gets total - platform_fee
-    # - the commission and team override of its lines (grassroots.commissions.CommissionLine).
+    # - the commission and team override of its lines (grassroots.commissions.CommissionLine)
+    # + the platform coupon's share of its lines (OrderLine.platform_discount).
     platform_fee = models.BigIntegerField(default=0)
     placed_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -236,6 +237,9 @@ class OrderLine(models.Model):
     attribution_hold_reason = models.CharField(max_length=200, blank=True)
     # The member price of a self purchase: part of discount_amount, on top of any coupon share.
     member_discount = models.BigIntegerField(default=0)
+    # The share of a platform coupon's discount: part of discount_amount that the platform funds,
+    # so the merchant is paid it at capture (from platform:promotions:expense), not charged it.
+    platform_discount = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]

@@ -14,8 +14,8 @@ WITH s AS (
     SELECT c.id, 1, :buyer, '{}', 'pending_payment', 'CNY', c.total, 0, 0, c.total, 0, now(), '', '' FROM c
     RETURNING id
 ), l AS (
-    INSERT INTO orders_orderline (order_id, sku_id, product_id, product_title, sku_label, unit_price, quantity, discount_amount, paid_amount, platform_fee, refunded_amount, refunded_quantity)
-    SELECT o.id, s.id, s.product_id, 'Flash-sale tea', 'TEA-1', s.price_amount, 1, 0, s.price_amount, 0, 0, 0 FROM o, s
+    INSERT INTO orders_orderline (order_id, sku_id, product_id, product_title, sku_label, unit_price, quantity, discount_amount, paid_amount, platform_fee, refunded_amount, refunded_quantity, attribution_held, attribution_hold_reason, attribution_rule, commission_rate_bps, member_discount, platform_discount)
+    SELECT o.id, s.id, s.product_id, 'Flash-sale tea', 'TEA-1', s.price_amount, 1, 0, s.price_amount, 0, 0, 0, false, '', '', 0, 0, 0 FROM o, s
 )
 INSERT INTO orders_orderstatuschange (order_id, from_status, to_status, action, note, created_at, actor_id)
 SELECT o.id, '', 'pending_payment', 'place', '', now(), :buyer FROM o;

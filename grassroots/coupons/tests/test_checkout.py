@@ -327,12 +327,62 @@ def test_paid_checkout_with_a_coupon_keeps_the_ledger_balanced(settings, django_
     tea_order = Order.objects.get(merchant=tea)
     assert (tea_order.total, tea_order.platform_fee) == (6202, 270)  # 5% of 5402 = 270.1
     entry = JournalEntry.objects.get(idempotency_key=f"order-paid:{tea_order.pk}")
+    # A platform coupon: the platform funds the 600 off, so the merchant is paid as if the buyer
+    # had paid it (5402 - 270 fee + 800 shipping + 600).
     assert sorted(entry.postings.values_list("account__code", "amount")) == [
         ("buyer:clearing", 6202),
-        (f"merchant:{tea.pk}:payable", -5932),
+        (f"merchant:{tea.pk}:payable", -6532),
+        ("platform:promotions:expense", 600),
         ("platform:revenue", -270),
     ]
     assert LedgerAccount.objects.get(code="buyer:clearing").cached_balance == 0
     assert LedgerAccount.objects.get(code="gateway:cash").cached_balance == checkout.total
     # A paid checkout keeps its use: it is never released.
     assert CouponRedemption.objects.get(checkout=checkout).status == "active"
+
+
+def _balance(code: str) -> int:
+    account = LedgerAccount.objects.filter(code=code).first()
+    return account.cached_balance if account else 0
+
+
+def test_refunds_give_the_platform_back_its_coupon_share_unit_by_unit(settings, django_capture_on_commit_callbacks):
+    settings.GRASSROOTS = {**settings.GRASSROOTS, "PLATFORM_FEE_BPS": 500}
+    buyer, address_id = buyer_with_address()
+    tea, skin = MerchantFactory(), MerchantFactory()
+    ShippingRuleFactory(merchant=tea, flat_fee=800)
+    green = sku_of(tea, price_amount=3001, stock=10)
+    cream = sku_of(skin, price_amount=12000, stock=10)
+    percent_coupon(1000, code="TENPCT")
+    checkout = services.checkout_place(
+        buyer=buyer, address_id=address_id, items=[(green.pk, 2), (cream.pk, 1)], coupon_code="TENPCT"
+    )
+    _pay(buyer, checkout, django_capture_on_commit_callbacks)
+    tea_order = Order.objects.get(merchant=tea)
+    line = tea_order.lines.get()
+    assert (line.discount_amount, line.platform_discount) == (600, 600)
+    assert _balance("platform:promotions:expense") == 600 + 1200
+
+    # Refund-only before shipping (approved at once): one unit, then the other.
+    for _unit in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.return_request_create(buyer=buyer, order_id=tea_order.pk, kind="refund_only", lines=[(line.pk, 1)])
+        assert ledger_problems() == []
+    assert _balance("platform:promotions:expense") == 1200  # the cream order's share only
+    assert _balance(f"merchant:{tea.pk}:payable") == 0
+    assert _balance(f"merchant:{skin.pk}:payable") == -(10800 - 540 + 1200)
+
+
+def test_a_merchant_coupon_is_the_merchants_own_discount(settings, django_capture_on_commit_callbacks):
+    settings.GRASSROOTS = {**settings.GRASSROOTS, "PLATFORM_FEE_BPS": 500}
+    buyer, address_id = buyer_with_address()
+    tea = MerchantFactory()
+    green = sku_of(tea, price_amount=3000, stock=10)
+    merchant_coupon(tea, code="TEA5", amount=500)
+    checkout = services.checkout_place(buyer=buyer, address_id=address_id, items=[(green.pk, 1)], coupon_code="TEA5")
+    _pay(buyer, checkout, django_capture_on_commit_callbacks)
+
+    line = OrderLine.objects.get(order__checkout=checkout)
+    assert (line.discount_amount, line.platform_discount, line.paid_amount) == (500, 0, 2500)
+    assert _balance(f"merchant:{tea.pk}:payable") == -(2500 - 125)
+    assert _balance("platform:promotions:expense") == 0

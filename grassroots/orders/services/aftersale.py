@@ -49,7 +49,7 @@ from grassroots.core.conf import gr_setting
 from grassroots.core.errors import Conflict, NotFound, ValidationFailed
 from grassroots.core.state_machine import InvalidTransition
 from grassroots.core.text import clean_plain_text
-from grassroots.ledger.codes import BUYER_CLEARING, PLATFORM_REVENUE, merchant_payable
+from grassroots.ledger.codes import BUYER_CLEARING, PLATFORM_PROMOTIONS, PLATFORM_REVENUE, merchant_payable
 from grassroots.ledger.flows import Allocation, allocation_reversal_postings
 from grassroots.ledger.services import journal_entry_post
 from grassroots.ledger.splits import allocate_proportionally
@@ -165,11 +165,20 @@ def open_quantities(*, order_line_ids: Sequence[int], exclude_request_id: int | 
 
 def line_refund_split(line: OrderLine, *, already: int, quantity: int) -> tuple[int, int]:
     """(amount, platform fee) of units already .. already+quantity-1 of `line`. Pure."""
-    units = line.quantity
-    paid = allocate_proportionally(line.paid_amount, [1] * units)
-    fee = allocate_proportionally(line.platform_fee, [1] * units)
     window = slice(already, already + quantity)
-    return sum(paid[window]), sum(fee[window])
+    return sum(_per_unit(line.paid_amount, line.quantity)[window]), sum(
+        _per_unit(line.platform_fee, line.quantity)[window]
+    )
+
+
+def line_refund_subsidy(line: OrderLine, *, already: int, quantity: int) -> int:
+    """The platform coupon's share (`platform_discount`) of the same units: what the merchant gives
+    back to platform:promotions:expense on top of the refund. Pure."""
+    return sum(_per_unit(line.platform_discount, line.quantity)[already : already + quantity])
+
+
+def _per_unit(amount: int, units: int) -> list[int]:
+    return allocate_proportionally(amount, [1] * units)
 
 
 def _exceeds(left: dict[str, int]) -> ValidationFailed:
@@ -428,7 +437,7 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
 
     return_lines = list(request.lines.all())
     order_lines = {line.pk: line for line in OrderLine.objects.filter(pk__in=[rl.order_line_id for rl in return_lines])}
-    goods = fee = 0
+    goods = fee = subsidy = 0
     # Lines with a commission, split with their counters as they were before this refund.
     shares = commission_refund_shares(
         refunds=[(order_lines[rl.order_line_id], rl.quantity) for rl in return_lines if rl.order_line_id in order_lines]
@@ -438,6 +447,7 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
         if line.refunded_quantity + return_line.quantity > line.quantity:
             raise _exceeds({str(line.pk): line.quantity - line.refunded_quantity})
         amount, line_fee = line_refund_split(line, already=line.refunded_quantity, quantity=return_line.quantity)
+        subsidy += line_refund_subsidy(line, already=line.refunded_quantity, quantity=return_line.quantity)
         if line.pk in shares:
             line_fee = shares[line.pk].platform
         # Conditional on the counters we split from: a concurrent refund of the line makes this
@@ -482,7 +492,9 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
         journal_entry_post(
             idempotency_key=f"aftersale-reversal:{request.pk}",
             kind="refund_reversal",
-            postings=_reversal_postings(order=order, total=total, fee=fee, shares=list(shares.values())),
+            postings=_reversal_postings(
+                order=order, total=total, fee=fee, subsidy=subsidy, shares=list(shares.values())
+            ),
             memo=f"Return {request.pk} of order {order.pk}",
             reference=f"order:{order.pk}",
             actor_id=getattr(actor, "pk", None),
@@ -497,16 +509,21 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
     request.platform_fee_reversed, request.payment_refund_id = fee, payment_refund_id
 
 
-def _reversal_postings(*, order: Order, total: int, fee: int, shares: Sequence[RefundShare]) -> list[PostingSpec]:
-    """Dr merchant payable / Dr platform:revenue / Dr the shopkeepers' accounts / Cr buyer:clearing."""
+def _reversal_postings(
+    *, order: Order, total: int, fee: int, subsidy: int, shares: Sequence[RefundShare]
+) -> list[PostingSpec]:
+    """Dr merchant payable / Dr platform:revenue / Dr the shopkeepers' accounts / Cr buyer:clearing
+    / Cr platform:promotions:expense (the platform coupon's share the merchant was paid)."""
     shopkeepers = sum(share.shopkeepers for share in shares)
-    if not shopkeepers:
+    if not shopkeepers and not subsidy:
         return allocation_reversal_postings(
             allocations=[Allocation(merchant_id=order.merchant_id, merchant_amount=total - fee, platform_fee=fee)],
             currency=order.currency,
         )
     postings = [PostingSpec(account=BUYER_CLEARING, amount=-total, currency=order.currency)]
-    merchant = total - fee - shopkeepers
+    if subsidy:
+        postings.append(PostingSpec(account=PLATFORM_PROMOTIONS, amount=-subsidy, currency=order.currency))
+    merchant = total - fee - shopkeepers + subsidy
     if merchant:
         postings.append(
             PostingSpec(account=merchant_payable(order.merchant_id), amount=merchant, currency=order.currency)

@@ -23,6 +23,7 @@ from grassroots.core.errors import NotFound, ValidationFailed
 from grassroots.core.money import CURRENCY_EXPONENT
 from grassroots.core.rawsql import insert_rows, model_columns, model_from_row
 from grassroots.core.state_machine import InvalidTransition
+from grassroots.coupons.models import Coupon
 from grassroots.coupons.services import CouponQuote, coupon_quote, coupon_redeem, coupon_release
 from grassroots.merchants.models import Merchant, MerchantMember
 from grassroots.orders.machine import CHECKOUT_MACHINE, ORDER_MACHINE
@@ -330,6 +331,8 @@ def _checkout_write(
     expires_at = now + timedelta(minutes=orders_setting("ORDER_PAYMENT_TIMEOUT_MINUTES"))
     line_discounts = quote.line_discounts if quote else {}
     coupon_total = quote.discount_total if quote else 0
+    # A platform coupon's discount is the platform's expense; a merchant coupon's is the merchant's.
+    platform_funded = quote is not None and quote.coupon.scope == Coupon.Scope.PLATFORM
     # The member price of a self purchase comes off what the line costs after the coupon.
     member = {
         sku.pk: member_discount(
@@ -376,6 +379,7 @@ def _checkout_write(
             sku=sku,
             quantity=quantity,
             coupon_discount=line_discounts.get(sku.pk, 0),
+            platform_funded=platform_funded,
             member=member[sku.pk],
             attribution=attribution.get(sku.product_id, NO_ATTRIBUTION),
         )
@@ -409,7 +413,14 @@ def _checkout_write(
 
 
 def _order_line(
-    *, order: Order, sku: Sku, quantity: int, coupon_discount: int, member: int, attribution: LineAttribution
+    *,
+    order: Order,
+    sku: Sku,
+    quantity: int,
+    coupon_discount: int,
+    platform_funded: bool,
+    member: int,
+    attribution: LineAttribution,
 ) -> OrderLine:
     discount = coupon_discount + member
     return OrderLine(
@@ -423,6 +434,7 @@ def _order_line(
         discount_amount=discount,
         paid_amount=sku.price_amount * quantity - discount,
         member_discount=member,
+        platform_discount=coupon_discount if platform_funded else 0,
         attribution_rule=attribution.rule,
         attributed_shop_id=attribution.shop_id,
         attributed_shopkeeper_id=attribution.shopkeeper_id,

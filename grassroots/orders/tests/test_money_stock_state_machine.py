@@ -224,6 +224,7 @@ class LineModel:
     sku: int
     quantity: int
     paid: int
+    subsidy: int = 0  # the platform coupon's share of the discount: paid to the merchant by the platform
     fee: int = 0
     refunded_quantity: int = 0
     refunded_amount: int = 0
@@ -302,6 +303,7 @@ class MoneyStockMachine(RuleBasedStateMachine):
         # Ledger, credit positive for the payables and revenue.
         self.cash = 0
         self.revenue = 0
+        self.promotions = 0  # platform:promotions:expense, debit positive
         self.payable: dict[int, int] = {}
         self.coupon_used = 0
         self.order_audit = 0
@@ -431,16 +433,18 @@ class MoneyStockMachine(RuleBasedStateMachine):
         for order_id in checkout.orders:
             order = self.orders[order_id]
             self._set_order_status(order, PAID)
-            fee = 0
+            fee = subsidy = 0
             for line_id in order.lines:
                 line = self.lines[line_id]
                 line.fee = fee_of(line.paid)
                 fee += line.fee
+                subsidy += line.subsidy
                 sku = self.skus[line.sku]
                 sku.reserved -= line.quantity
                 sku.sold += line.quantity
-            self.payable[order.merchant] += order.total - fee
+            self.payable[order.merchant] += order.total - fee + subsidy
             self.revenue += fee
+            self.promotions += subsidy
 
     def _deliver(self, delivery: Delivery) -> None:
         """What the webhook does, in the model."""
@@ -466,11 +470,12 @@ class MoneyStockMachine(RuleBasedStateMachine):
     def _refund(self, ret: ReturnModel) -> None:
         """What a refund gives back, in the model (see orders/services/aftersale.py's doc)."""
         order = self.orders[ret.order]
-        goods = fee = 0
+        goods = fee = subsidy = 0
         for line_id, quantity in sorted(ret.lines.items()):
             line = self.lines[line_id]
             amount = units_slice(line.paid, line.quantity, line.refunded_quantity, quantity)
             fee += units_slice(line.fee, line.quantity, line.refunded_quantity, quantity)
+            subsidy += units_slice(line.subsidy, line.quantity, line.refunded_quantity, quantity)
             goods += amount
             line.refunded_quantity += quantity
             line.refunded_amount += amount
@@ -483,8 +488,9 @@ class MoneyStockMachine(RuleBasedStateMachine):
         total = goods + shipping
         ret.status = REFUNDED
         ret.refund_amount, ret.shipping_refund, ret.fee_reversed = total, shipping, fee
-        self.payable[order.merchant] -= total - fee
+        self.payable[order.merchant] -= total - fee + subsidy
         self.revenue -= fee
+        self.promotions -= subsidy
         self.cash -= total
         checkout = self.checkouts[order.checkout]
         assert checkout.intent is not None
@@ -597,9 +603,16 @@ class MoneyStockMachine(RuleBasedStateMachine):
                 assert (line.quantity, line.unit_price) == (wanted[sku.pk], sku.price)
                 assert line.discount_amount == discount_of[sku.pk]
                 assert line.paid_amount == sku.price * line.quantity - discount_of[sku.pk] >= 1
+                # The model's coupon is a platform coupon: the platform funds its whole discount.
+                assert line.platform_discount == discount_of[sku.pk]
                 line_sum += line.paid_amount
                 self.lines[line.pk] = LineModel(
-                    pk=line.pk, order=order.pk, sku=sku.pk, quantity=line.quantity, paid=line.paid_amount
+                    pk=line.pk,
+                    order=order.pk,
+                    sku=sku.pk,
+                    quantity=line.quantity,
+                    paid=line.paid_amount,
+                    subsidy=line.platform_discount,
                 )
                 order_model.lines.append(line.pk)
                 sku.stock -= line.quantity
@@ -983,6 +996,7 @@ class MoneyStockMachine(RuleBasedStateMachine):
         assert balances.get("buyer:clearing", 0) == 0
         assert balances.get("gateway:cash", 0) == self.cash
         assert -balances.get("platform:revenue", 0) == self.revenue
+        assert balances.get("platform:promotions:expense", 0) == self.promotions
         for merchant_id, owed in self.payable.items():
             assert -balances.get(f"merchant:{merchant_id}:payable", 0) == owed
 
