@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -303,7 +304,8 @@ def _pay(buyer, checkout: Checkout, django_capture_on_commit_callbacks) -> None:
         payments.payment_intent_confirm(payer=buyer, intent_id=intent.pk, card_number=CARD_SUCCEEDS)
 
 
-def test_paid_checkout_with_a_coupon_keeps_the_ledger_balanced(settings, django_capture_on_commit_callbacks):
+def _two_merchants_with_a_platform_coupon(settings: Any) -> tuple[Any, Any, Any, Sku, Sku, Checkout]:
+    """A 5% platform fee; tea (flat shipping 800) sells 2 x 3001, skin 1 x 12000; TENPCT takes 10%."""
     settings.GRASSROOTS = {**settings.GRASSROOTS, "PLATFORM_FEE_BPS": 500}
     buyer, address_id = buyer_with_address()
     tea, skin = MerchantFactory(), MerchantFactory()
@@ -311,10 +313,14 @@ def test_paid_checkout_with_a_coupon_keeps_the_ledger_balanced(settings, django_
     green = sku_of(tea, price_amount=3001, stock=10)
     cream = sku_of(skin, price_amount=12000, stock=10)
     percent_coupon(1000, code="TENPCT")
-
     checkout = services.checkout_place(
         buyer=buyer, address_id=address_id, items=[(green.pk, 2), (cream.pk, 1)], coupon_code="TENPCT"
     )
+    return buyer, tea, skin, green, cream, checkout
+
+
+def test_paid_checkout_with_a_coupon_keeps_the_ledger_balanced(settings, django_capture_on_commit_callbacks):
+    buyer, tea, _skin, green, cream, checkout = _two_merchants_with_a_platform_coupon(settings)
     # 10% of 18002 = 1800: 600.13 on green, 1199.87 on cream -> 600 and 1200
     assert lines_by_sku(checkout) == {green.pk: (600, 5402), cream.pk: (1200, 10800)}
     assert checkout.total == 18002 - 1800 + 800
@@ -347,16 +353,7 @@ def _balance(code: str) -> int:
 
 
 def test_refunds_give_the_platform_back_its_coupon_share_unit_by_unit(settings, django_capture_on_commit_callbacks):
-    settings.GRASSROOTS = {**settings.GRASSROOTS, "PLATFORM_FEE_BPS": 500}
-    buyer, address_id = buyer_with_address()
-    tea, skin = MerchantFactory(), MerchantFactory()
-    ShippingRuleFactory(merchant=tea, flat_fee=800)
-    green = sku_of(tea, price_amount=3001, stock=10)
-    cream = sku_of(skin, price_amount=12000, stock=10)
-    percent_coupon(1000, code="TENPCT")
-    checkout = services.checkout_place(
-        buyer=buyer, address_id=address_id, items=[(green.pk, 2), (cream.pk, 1)], coupon_code="TENPCT"
-    )
+    buyer, tea, skin, _green, _cream, checkout = _two_merchants_with_a_platform_coupon(settings)
     _pay(buyer, checkout, django_capture_on_commit_callbacks)
     tea_order = Order.objects.get(merchant=tea)
     line = tea_order.lines.get()
