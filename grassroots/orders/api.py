@@ -203,6 +203,9 @@ class OrderLineOut(Schema):
     unit_price: int
     quantity: int
     discount_amount: int
+    platform_discount: int = Field(
+        description="The part of discount_amount a platform coupon took off: the platform pays it to the merchant."
+    )
     paid_amount: int
     refunded_amount: int
     refunded_quantity: int

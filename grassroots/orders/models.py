@@ -193,6 +193,12 @@ class Order(models.Model):
     def __str__(self) -> str:
         return f"Order {self.pk}"
 
+    @property
+    def platform_discount_total(self) -> int:
+        """What platform coupons took off this order, paid to the merchant by the platform (from
+        its lines, which the order pages prefetch)."""
+        return sum(line.platform_discount for line in self.lines.all())
+
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")

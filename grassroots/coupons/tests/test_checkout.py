@@ -383,3 +383,17 @@ def test_a_merchant_coupon_is_the_merchants_own_discount(settings, django_captur
     assert (line.discount_amount, line.platform_discount, line.paid_amount) == (500, 0, 2500)
     assert _balance(f"merchant:{tea.pk}:payable") == -(2500 - 125)
     assert _balance("platform:promotions:expense") == 0
+
+
+def test_the_merchant_sees_what_the_platform_pays_of_a_coupon(settings, client, django_capture_on_commit_callbacks):
+    buyer, tea, _skin, green, _cream, checkout = _two_merchants_with_a_platform_coupon(settings)
+    _pay(buyer, checkout, django_capture_on_commit_callbacks)
+    client.force_login(tea.owner)
+
+    page = client.get("/orders/console/").content.decode()
+    order = client.get(f"/api/v1/orders/merchant/orders?merchant_id={tea.pk}").json()["items"][0]
+
+    assert "paid to the merchant by the platform" in page
+    assert [(line["sku_id"], line["discount_amount"], line["platform_discount"]) for line in order["lines"]] == [
+        (green.pk, 600, 600)
+    ]
