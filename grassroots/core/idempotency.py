@@ -100,7 +100,9 @@ def idempotent(request: HttpRequest, *, scope: str, body: Any, run: Callable[[],
         # A rate limit is transient by nature: remembering it would refuse the retry it asks for.
         raise
     except ServiceError as exc:
-        if isinstance(claimed, int):  # run() refused; not the claim itself (key reused, in progress)
+        # run() refused (not the claim itself: key reused, in progress). "In progress" from a nested
+        # call is transient, so it is not remembered either.
+        if isinstance(claimed, int) and exc.code != "idempotency_in_progress":
             _remember_error(owner=owner, scope=scope, key=key, fingerprint=fingerprint, exc=exc)
         raise
     if isinstance(claimed, IdempotencyRecord):

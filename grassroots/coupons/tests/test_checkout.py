@@ -19,6 +19,7 @@ from grassroots.coupons.models import Coupon, CouponRedemption
 from grassroots.coupons.tests.factories import CouponFactory, merchant_coupon, percent_coupon
 from grassroots.ledger.models import JournalEntry, LedgerAccount
 from grassroots.ledger.selectors import ledger_problems
+from grassroots.ledger.splits import allocate_proportionally
 from grassroots.merchants.tests.factories import MerchantFactory
 from grassroots.orders import services
 from grassroots.orders.models import Checkout, Order, OrderLine
@@ -397,3 +398,31 @@ def test_the_merchant_sees_what_the_platform_pays_of_a_coupon(settings, client, 
     assert [(line["sku_id"], line["discount_amount"], line["platform_discount"]) for line in order["lines"]] == [
         (green.pk, 600, 600)
     ]
+
+
+def test_a_unit_a_platform_coupon_made_free_still_gives_the_platform_its_share_back(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.GRASSROOTS = {**settings.GRASSROOTS, "PLATFORM_FEE_BPS": 0}
+    buyer, address_id = buyer_with_address()
+    tea = MerchantFactory()
+    big, small = sku_of(tea, price_amount=3000, stock=10), sku_of(tea, price_amount=1000, stock=10)
+    CouponFactory(code="ALMOSTFREE", kind=Coupon.Kind.FIXED, amount=6998)
+    checkout = services.checkout_place(
+        buyer=buyer, address_id=address_id, items=[(big.pk, 2), (small.pk, 1)], coupon_code="ALMOSTFREE"
+    )
+    _pay(buyer, checkout, django_capture_on_commit_callbacks)
+    order = Order.objects.get(checkout=checkout)
+    line = order.lines.get(sku=big)
+    paid_units = allocate_proportionally(line.paid_amount, [1] * line.quantity)
+    free_unit = paid_units.index(0)  # a unit whose paid share is 0, but part of the coupon is on it
+    assert line.platform_discount > 0
+
+    for _unit in range(free_unit + 1):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.return_request_create(buyer=buyer, order_id=order.pk, kind="refund_only", lines=[(line.pk, 1)])
+    assert ledger_problems() == []
+    other = order.lines.get(sku=small)
+    # Every unit of the big line is back: only the small line's share stays with the merchant.
+    assert _balance("platform:promotions:expense") == other.platform_discount
+    assert _balance(f"merchant:{tea.pk}:payable") == -(other.paid_amount + other.platform_discount)

@@ -14,7 +14,8 @@ Decisions (settings in settings.GRASSROOTS, defaults here):
 - Amounts: a line's paid amount and its platform fee are spread over its units with
   `allocate_proportionally` (largest remainder, earlier units first); a refund of q units after
   r were refunded gives back units r .. r+q-1. So refunds of every unit add up exactly to the
-  line's paid amount and reverse exactly its platform fee.
+  line's paid amount and reverse exactly its platform fee and its platform coupon share
+  (`platform_discount`, which the platform paid the merchant at capture).
 - One open return per order line at a time: a second one waits until the first is decided or
   refunded (this also makes a double-submitted form harmless).
 
@@ -26,7 +27,8 @@ Decisions (settings in settings.GRASSROOTS, defaults here):
 The refund is one transaction: the return moves to refunded, the order lines' refunded counters
 move with conditional UPDATEs, the returned units go back on sale (sold -> stock), the order's
 allocation is reversed in the ledger in one entry (Dr merchant:<id>:payable, Dr platform:revenue,
-Dr shopkeeper:<id>:pending|held|available|receivable / Cr buyer:clearing), the money goes back
+Dr shopkeeper:<id>:pending|held|available|receivable / Cr buyer:clearing, Cr
+platform:promotions:expense), the money goes back
 through payments (Dr buyer:clearing / Cr gateway:cash), and an audit row is written per
 transition. Any failure, the provider's included, rolls all of it back.
 """
@@ -488,7 +490,8 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
 
     stock_return(lines=merge_lines((order_lines[rl.order_line_id].sku_id, rl.quantity) for rl in return_lines))
     payment_refund_id = None
-    if total:
+    # A refund of units a coupon made free still gives the platform back its share of them.
+    if total or subsidy:
         journal_entry_post(
             idempotency_key=f"aftersale-reversal:{request.pk}",
             kind="refund_reversal",
@@ -499,6 +502,7 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
             reference=f"order:{order.pk}",
             actor_id=getattr(actor, "pk", None),
         )
+    if total:
         payment_refund_id = _payment_refund(request=request, order=order, amount=total)
     if cancels_order:
         order_transition(order=order, action="refund_cancel", actor=actor, note=f"return {request.pk}", now=now)
@@ -520,7 +524,7 @@ def _reversal_postings(
             allocations=[Allocation(merchant_id=order.merchant_id, merchant_amount=total - fee, platform_fee=fee)],
             currency=order.currency,
         )
-    postings = [PostingSpec(account=BUYER_CLEARING, amount=-total, currency=order.currency)]
+    postings = [PostingSpec(account=BUYER_CLEARING, amount=-total, currency=order.currency)] if total else []
     if subsidy:
         postings.append(PostingSpec(account=PLATFORM_PROMOTIONS, amount=-subsidy, currency=order.currency))
     merchant = total - fee - shopkeepers + subsidy
