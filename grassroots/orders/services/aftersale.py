@@ -167,20 +167,21 @@ def open_quantities(*, order_line_ids: Sequence[int], exclude_request_id: int | 
 
 def line_refund_split(line: OrderLine, *, already: int, quantity: int) -> tuple[int, int]:
     """(amount, platform fee) of units already .. already+quantity-1 of `line`. Pure."""
-    window = slice(already, already + quantity)
-    return sum(_per_unit(line.paid_amount, line.quantity)[window]), sum(
-        _per_unit(line.platform_fee, line.quantity)[window]
+    return (
+        _units_share(line.paid_amount, line=line, already=already, quantity=quantity),
+        _units_share(line.platform_fee, line=line, already=already, quantity=quantity),
     )
 
 
 def line_refund_subsidy(line: OrderLine, *, already: int, quantity: int) -> int:
     """The platform coupon's share (`platform_discount`) of the same units: what the merchant gives
     back to platform:promotions:expense on top of the refund. Pure."""
-    return sum(_per_unit(line.platform_discount, line.quantity)[already : already + quantity])
+    return _units_share(line.platform_discount, line=line, already=already, quantity=quantity)
 
 
-def _per_unit(amount: int, units: int) -> list[int]:
-    return allocate_proportionally(amount, [1] * units)
+def _units_share(amount: int, *, line: OrderLine, already: int, quantity: int) -> int:
+    """`amount` spread over the line's units (largest remainder), summed over the refunded window."""
+    return sum(allocate_proportionally(amount, [1] * line.quantity)[already : already + quantity])
 
 
 def _exceeds(left: dict[str, int]) -> ValidationFailed:
