@@ -11,6 +11,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from grassroots.core.api_auth import api_auth
 from grassroots.core.errors import RateLimited, ServiceError
+from grassroots.core.idempotency import InProgress
 
 api = NinjaAPI(
     title="Grassroots API",
@@ -31,7 +32,7 @@ def _error(request: HttpRequest, status: int, code: str, message: str, fields: d
 @api.exception_handler(ServiceError)
 def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     response = _error(request, exc.status, exc.code, exc.message, exc.fields)
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | InProgress):
         response["Retry-After"] = str(exc.retry_after)
     return response
 

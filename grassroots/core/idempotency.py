@@ -6,7 +6,10 @@
 The request inserts an IdempotencyRecord (UNIQUE on owner, scope, key) at the start of the same
 transaction as `run()` and the stored response, so a crash leaves all or nothing, and one COMMIT
 serves the request. A concurrent request with the same key waits on that unique entry until the
-first commits, then replays its response (or runs, if the first rolled back). Retries with the same
+first commits, then replays its response (or runs, if the first rolled back); endpoints whose work
+waits on someone else (a payment provider) pass `wait_seconds`, and on PostgreSQL a duplicate that
+waits longer gets 409 `idempotency_in_progress` with Retry-After instead of holding a connection.
+Retries with the same
 body get the stored response (a stored ServiceError is raised again, so the error shape is the same);
 the same key with another body is 422 `idempotency_key_reused`; a call nested inside `run()` with
 the same key is 409 `idempotency_in_progress`. A ServiceError rolls `run()` back and is then stored in
@@ -25,13 +28,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,6 +52,9 @@ MAX_KEY_LENGTH = 200
 # A committed claim older than this whose response was never stored (claims committed on their own
 # before they moved into the request's transaction) belongs to a request that died; a retry takes it.
 LEASE_SECONDS = 300
+# How long a duplicate of a request that calls a payment provider waits for the first one.
+PROVIDER_WAIT_SECONDS = 2.0
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout ran out
 
 R = IdempotencyRecord
 _TABLE = f'"{R._meta.db_table}"'
@@ -54,6 +63,16 @@ _BODY = R._meta.get_field("response_body")
 
 class _LeaseLost(Conflict):
     """Another request took the claim over while ours ran; our work is rolled back."""
+
+
+class InProgress(Conflict):
+    """The first request with this key is still running; retry after `retry_after` seconds."""
+
+    code = "idempotency_in_progress"
+
+    def __init__(self, *, retry_after: int = 1) -> None:
+        super().__init__(_in_progress_message(), fields={"retry_after": retry_after})
+        self.retry_after = retry_after
 
 
 def request_idempotency_key(request: HttpRequest) -> str:
@@ -82,7 +101,16 @@ def _owner(request: HttpRequest) -> str:
     return "anon"
 
 
-def idempotent(request: HttpRequest, *, scope: str, body: Any, run: Callable[[], tuple[int, Any]]) -> tuple[int, Any]:
+def idempotent(
+    request: HttpRequest,
+    *,
+    scope: str,
+    body: Any,
+    run: Callable[[], tuple[int, Any]],
+    wait_seconds: float | None = None,
+) -> tuple[int, Any]:
+    """`wait_seconds`: how long a duplicate may wait for the first request with its key (PostgreSQL;
+    None waits as long as the first request runs)."""
     key = request_idempotency_key(request)
     owner = _owner(request)
     fingerprint = body_fingerprint(body)
@@ -90,7 +118,9 @@ def idempotent(request: HttpRequest, *, scope: str, body: Any, run: Callable[[],
     claimed: int | IdempotencyRecord | None = None
     try:
         with transaction.atomic():
-            claimed = _claim(owner=owner, scope=scope, key=key, fingerprint=fingerprint, lease=lease)
+            claimed = _claim(
+                owner=owner, scope=scope, key=key, fingerprint=fingerprint, lease=lease, wait_seconds=wait_seconds
+            )
             if isinstance(claimed, int):
                 status, data = run()
                 payload = to_jsonable_python(data)
@@ -131,13 +161,20 @@ def _store(*, record_id: int, lease: str, status: int, body: Any, is_error: bool
 
 
 def _insert(
-    *, owner: str, scope: str, key: str, fingerprint: str, lease: str, error: ServiceError | None
+    *,
+    owner: str,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    lease: str,
+    error: ServiceError | None,
+    wait_seconds: float | None = None,
 ) -> int | None:
     """INSERT the record unless the key is taken (waiting for a transaction that holds it); its id,
-    or None when it was taken."""
+    or None when it was taken. Waiting longer than `wait_seconds` (PostgreSQL) raises InProgress."""
     now = datetime_param(timezone.now())
     body = None if error is None else to_jsonable_python(error.as_dict(), fallback=str)
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _lock_wait_bounded(cursor, wait_seconds):
         cursor.execute(
             f'INSERT INTO {_TABLE} ("owner", "scope", "key", "fingerprint", "lease", "state", "response_status", '
             '"response_body", "is_error", "created_at", "updated_at") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
@@ -158,6 +195,28 @@ def _insert(
         )
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+@contextmanager
+def _lock_wait_bounded(cursor: CursorWrapper, wait_seconds: float | None) -> Iterator[None]:
+    """On PostgreSQL, lock waits inside the block give up after `wait_seconds` with InProgress. The
+    setting is local to the transaction and put back afterwards, so run() keeps the usual waits."""
+    if wait_seconds is None or connection.vendor != "postgresql":
+        yield
+        return
+    cursor.execute(
+        "WITH previous AS MATERIALIZED (SELECT current_setting('lock_timeout') AS value) "
+        "SELECT value, set_config('lock_timeout', %s, true) FROM previous",
+        [f"{max(1, round(wait_seconds * 1000))}ms"],
+    )
+    previous = cursor.fetchone()[0]
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise InProgress(retry_after=max(1, math.ceil(wait_seconds))) from exc
+        raise
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def _remember_error(*, owner: str, scope: str, key: str, fingerprint: str, exc: ServiceError) -> None:
@@ -185,14 +244,18 @@ def _replay(record: IdempotencyRecord) -> tuple[int, Any]:
     return status, body
 
 
-def _claim(*, owner: str, scope: str, key: str, fingerprint: str, lease: str) -> int | IdempotencyRecord:
+def _claim(
+    *, owner: str, scope: str, key: str, fingerprint: str, lease: str, wait_seconds: float | None
+) -> int | IdempotencyRecord:
     """Insert the record and return its id (we run the request), or the finished record to replay."""
-    record_id = _insert(owner=owner, scope=scope, key=key, fingerprint=fingerprint, lease=lease, error=None)
+    record_id = _insert(
+        owner=owner, scope=scope, key=key, fingerprint=fingerprint, lease=lease, error=None, wait_seconds=wait_seconds
+    )
     if record_id is not None:
         return record_id
     existing = R.objects.filter(owner=owner, scope=scope, key=key).first()
     if existing is None:  # purged between the two statements
-        raise Conflict(_in_progress_message(), code="idempotency_in_progress")
+        raise InProgress()
     if existing.fingerprint != fingerprint:
         raise ValidationFailed(
             _("This Idempotency-Key was already used with a different request body."),
@@ -210,7 +273,7 @@ def _claim(*, owner: str, scope: str, key: str, fingerprint: str, lease: str) ->
         ).update(lease=lease, updated_at=timezone.now())
         if taken == 1:
             return existing.pk
-    raise Conflict(_in_progress_message(), code="idempotency_in_progress")
+    raise InProgress()
 
 
 def idempotency_records_purge(*, older_than: timedelta) -> int:

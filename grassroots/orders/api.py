@@ -15,7 +15,7 @@ from pydantic import StrictBool, StrictInt
 from grassroots.core.api_schemas import ErrorOut, error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import PermissionDenied
-from grassroots.core.idempotency import idempotent
+from grassroots.core.idempotency import PROVIDER_WAIT_SECONDS, idempotent
 from grassroots.core.pagination import paginate
 from grassroots.orders import selectors, services
 from grassroots.orders.models import Address, CartItem, Checkout, Order, OrderLine, OrderStatusChange
@@ -533,7 +533,7 @@ def return_create(request: HttpRequest, order_id: int, payload: ReturnIn) -> tup
         return 201, _return_out(selectors.return_for_buyer(buyer=request.user, return_id=created.pk))
 
     body = {"order_id": order_id, **payload.model_dump()}
-    return idempotent(request, scope="orders.return_create", body=body, run=run)
+    return idempotent(request, scope="orders.return_create", body=body, run=run, wait_seconds=PROVIDER_WAIT_SECONDS)
 
 
 @router.get("/returns", response={200: ReturnsPage, 422: ErrorOut})
@@ -599,7 +599,13 @@ def merchant_return_approve(request: HttpRequest, return_id: int) -> tuple[int, 
         services.return_approve(actor=request.user, return_id=return_id)
         return 200, _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
 
-    return idempotent(request, scope="orders.return_approve", body={"return_id": return_id}, run=run)
+    return idempotent(
+        request,
+        scope="orders.return_approve",
+        body={"return_id": return_id},
+        run=run,
+        wait_seconds=PROVIDER_WAIT_SECONDS,
+    )
 
 
 @router.post("/merchant/returns/{return_id}/reject", response={200: ReturnOut, **ERRORS})
@@ -618,4 +624,10 @@ def merchant_return_receive(request: HttpRequest, return_id: int) -> tuple[int, 
         services.return_receive(actor=request.user, return_id=return_id)
         return 200, _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
 
-    return idempotent(request, scope="orders.return_receive", body={"return_id": return_id}, run=run)
+    return idempotent(
+        request,
+        scope="orders.return_receive",
+        body={"return_id": return_id},
+        run=run,
+        wait_seconds=PROVIDER_WAIT_SECONDS,
+    )

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from grassroots.core.api_schemas import ErrorOut, error_responses
-from grassroots.core.idempotency import idempotent
+from grassroots.core.idempotency import PROVIDER_WAIT_SECONDS, idempotent
 from grassroots.payments import selectors, services
 from grassroots.payments.models import PaymentIntent
 
@@ -63,7 +63,9 @@ def create_intent(request: HttpRequest, payload: IntentIn) -> tuple[int, Any]:
         )
         return (201 if created else 200), _out(intent)
 
-    status, data = idempotent(request, scope="payment_intent_create", body=payload.model_dump(), run=run)
+    status, data = idempotent(
+        request, scope="payment_intent_create", body=payload.model_dump(), run=run, wait_seconds=PROVIDER_WAIT_SECONDS
+    )
     return status, data
 
 
@@ -75,7 +77,8 @@ def get_intent(request: HttpRequest, intent_id: int) -> IntentOut:
 @router.post("/intents/{intent_id}/confirm", response={200: IntentOut, **ERRORS})
 def confirm_intent(request: HttpRequest, intent_id: int, payload: ConfirmIn) -> tuple[int, Any]:
     """Pay with a card. The result arrives asynchronously (status `processing`, then `succeeded`
-    or `failed`): poll GET /intents/{id}. Requires an `Idempotency-Key` header."""
+    or `failed`): poll GET /intents/{id}. Requires an `Idempotency-Key` header; a retry while the
+    first request is still with the provider gets 409 `idempotency_in_progress` and `Retry-After`."""
 
     def run() -> tuple[int, Any]:
         intent = services.payment_intent_confirm(
@@ -84,7 +87,9 @@ def confirm_intent(request: HttpRequest, intent_id: int, payload: ConfirmIn) -> 
         return 200, _out(intent)
 
     body = {"intent_id": intent_id, **payload.model_dump()}
-    status, data = idempotent(request, scope="payment_intent_confirm", body=body, run=run)
+    status, data = idempotent(
+        request, scope="payment_intent_confirm", body=body, run=run, wait_seconds=PROVIDER_WAIT_SECONDS
+    )
     return status, data
 
 

@@ -14,7 +14,13 @@ from ninja.testing import TestClient
 
 from grassroots.accounts.tests.factories import UserFactory
 from grassroots.core.errors import Conflict, ServiceError, ValidationFailed
-from grassroots.core.idempotency import LEASE_SECONDS, body_fingerprint, idempotency_records_purge, idempotent
+from grassroots.core.idempotency import (
+    LEASE_SECONDS,
+    InProgress,
+    body_fingerprint,
+    idempotency_records_purge,
+    idempotent,
+)
 from grassroots.core.models import IdempotencyRecord
 
 
@@ -313,3 +319,73 @@ def test_100_concurrent_requests_with_one_key_run_once() -> None:
 
     assert User.objects.filter(email="made-once@example.com").count() == 1
     assert IdempotencyRecord.objects.get().state == "done"
+
+
+@pytest.mark.django_db
+def test_a_bounded_wait_leaves_run_with_the_usual_lock_timeout() -> None:
+    def run() -> tuple[int, Any]:
+        if connection.vendor != "postgresql":
+            return 201, {"lock_timeout": None}
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW lock_timeout")
+            return 201, {"lock_timeout": cursor.fetchone()[0]}
+
+    status, data = idempotent(_request(), scope="s", body={}, run=run, wait_seconds=0.5)
+
+    assert status == 201
+    assert data["lock_timeout"] in (None, "0")  # PostgreSQL's default: no limit
+    assert IdempotencyRecord.objects.get().state == "done"
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_waits_at_most_wait_seconds_then_gets_409_with_retry_after() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the bound is PostgreSQL's lock_timeout")
+    user = UserFactory()
+    started, release = threading.Event(), threading.Event()
+    first: list[tuple[int, Any]] = []
+
+    def slow_run() -> tuple[int, Any]:  # like a payment provider taking its time
+        started.set()
+        release.wait(10)
+        return 200, {"paid": True}
+
+    def first_request() -> None:
+        try:
+            first.append(idempotent(_request("pay-1", user), scope="pay", body={}, run=slow_run, wait_seconds=0.3))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_request)
+    thread.start()
+    try:
+        assert started.wait(10)
+        duplicate = Counter()
+        began = timezone.now()
+        with pytest.raises(InProgress) as refused:
+            idempotent(_request("pay-1", user), scope="pay", body={}, run=duplicate, wait_seconds=0.3)
+        waited = (timezone.now() - began).total_seconds()
+    finally:
+        release.set()
+        thread.join()
+
+    assert (refused.value.status, refused.value.code, refused.value.retry_after) == (409, "idempotency_in_progress", 1)
+    assert 0.25 <= waited < 3
+    assert duplicate.calls == 0
+    assert first == [(200, {"paid": True})]
+    # Nothing of the refused duplicate was kept: its retry replays the first answer.
+    assert idempotent(_request("pay-1", user), scope="pay", body={}, run=duplicate, wait_seconds=0.3) == (
+        200,
+        {"paid": True},
+    )
+    assert duplicate.calls == 0
+
+
+def test_the_api_tells_a_client_when_to_retry_a_request_in_progress() -> None:
+    from grassroots.api import on_service_error
+
+    response = on_service_error(RequestFactory().post("/x"), InProgress(retry_after=2))
+
+    assert response.status_code == 409
+    assert response["Retry-After"] == "2"
