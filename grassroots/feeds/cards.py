@@ -11,10 +11,11 @@ rest deferred, loaded on access), the images are a plain list. About 1 KB pickle
 (a card holding the prefetch QuerySet and whole rows was 2.8 KB and ~150 µs). It is used only while its
 `updated_at` equals the note's, so an edit, a publish or a delete replaces it on the next read even
 if an invalidation was lost. Writes that change a card without touching the note call
-`card_invalidate` / `card_invalidate_authors` / `card_invalidate_products` (services.py), price
-changes and a shop dropping a product included. What no write hook covers (a brand renamed in
-the admin, a shop paused or closed) is refreshed when the card expires, FEED_CARD_TTL seconds after
-it was built.
+`card_invalidate` / `card_invalidate_authors` / `card_invalidate_products` /
+`card_invalidate_merchants` (services.py): price changes, a shop dropping a product, a shop paused,
+suspended or reopened, a brand edited in the admin or changing status included. What no write hook
+covers (a product image changed before screening, a shop deleted in the admin) is refreshed when
+the card expires, FEED_CARD_TTL seconds after it was built.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from django.core.cache import cache
-from django.db.models import Model
+from django.db.models import Model, Q
 
 from grassroots.feeds.conf import feeds_setting
 from grassroots.feeds.fresh import Fresh, fresh_read
@@ -191,4 +192,20 @@ def card_invalidate_author_products(*, author_id: int, product_ids: Iterable[int
         note_ids=NoteProduct.objects.filter(note__author_id=author_id, product_id__in=ids)
         .values_list("note_id", flat=True)
         .distinct()
+    )
+
+
+def card_invalidate_merchants(*, merchant_ids: Iterable[int], with_products: bool = False) -> int:
+    """A brand changed: drop the cards of its brand notes (they show its name) and, `with_products`,
+    of the notes tagging its products (a card lists only a verified merchant's products). One query."""
+    from grassroots.notes.models import NoteProduct
+
+    ids = list(merchant_ids)
+    if not ids or not card_cache_enabled():
+        return 0
+    shows = Q(merchant_id__in=ids)
+    if with_products:
+        shows |= Q(pk__in=NoteProduct.objects.filter(product__merchant_id__in=ids).values("note_id"))
+    return card_invalidate(
+        note_ids=Note.objects.filter(shows, status=Note.Status.PUBLISHED).values_list("pk", flat=True)
     )

@@ -18,6 +18,7 @@ from grassroots.feeds.cards import (
     card_invalidate,
     card_invalidate_author_products,
     card_invalidate_authors,
+    card_invalidate_merchants,
     card_invalidate_products,
 )
 from grassroots.feeds.conf import feeds_setting
@@ -122,6 +123,12 @@ def feed_card_invalidate_products(*, product_ids: Iterable[int]) -> None:
 def feed_card_invalidate_shop_products(*, owner_id: int, product_ids: Iterable[int]) -> None:
     """A shop stopped carrying products: its owner's cards tagging them go (their links change)."""
     card_invalidate_author_products(author_id=owner_id, product_ids=product_ids)
+
+
+def feed_card_invalidate_merchants(*, merchant_ids: Iterable[int], with_products: bool = False) -> None:
+    """A brand's name, slug or status changed: its brand notes' cards go. `with_products` when it became
+    or stopped being verified: the cards tagging its products go too (they list only verified brands')."""
+    card_invalidate_merchants(merchant_ids=merchant_ids, with_products=with_products)
 
 
 def feed_note_withdrawn(*, note_id: int) -> None:

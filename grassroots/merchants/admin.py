@@ -1,6 +1,9 @@
-"""Staff see merchants here; status changes go through the review pages so every one is audited."""
+"""Staff see merchants here; status changes go through the review pages so every one is audited.
+Edits saved here tell merchants.services, so the brand's feed cards show them at once."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -9,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.merchants.models import Merchant, MerchantDocument, MerchantMember, MerchantStatusChange
+from grassroots.merchants.services import merchant_details_changed
 
 
 class MerchantMemberInline(admin.TabularInline):
@@ -51,6 +55,11 @@ class MerchantAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "brand_names", "contact_email"]
     readonly_fields = ["status", "status_reason", "verified_at", "created_at", "applicant", "review_link"]
     inlines = [MerchantMemberInline, MerchantDocumentInline, MerchantStatusChangeInline]
+
+    def save_model(self, request: HttpRequest, obj: Merchant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            merchant_details_changed(merchant=obj, fields=form.changed_data)
 
     @admin.display(description=_("review"))
     def review_link(self, obj: Merchant) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -39,6 +39,8 @@ MERCHANT_MACHINE = build_machine(
 CURATOR_ACTIONS = frozenset({"verify", "reject", "suspend", "reinstate"})
 REASON_REQUIRED = frozenset({"reject", "suspend"})
 MAX_REASON_LENGTH = 2000
+# What a note card shows of a brand besides its status (feeds.cards.MERCHANT_FIELDS).
+CARD_FIELDS = frozenset({"name", "slug"})
 
 IMAGE_CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
 
@@ -177,6 +179,22 @@ def merchant_apply(
     return merchant
 
 
+def _after_commit_cards_changed(merchant_id: int, *, with_products: bool) -> None:
+    """The feed cards showing this brand are out of date once this commits."""
+    from grassroots.feeds.services import feed_card_invalidate_merchants
+
+    transaction.on_commit(
+        lambda: feed_card_invalidate_merchants(merchant_ids=[merchant_id], with_products=with_products)
+    )
+
+
+def merchant_details_changed(*, merchant: Merchant, fields: Iterable[str]) -> None:
+    """Staff saved edits to the merchant in the admin (its form validates and writes them): a new name
+    or slug reaches the brand's note cards once that save commits."""
+    if CARD_FIELDS.intersection(fields):
+        _after_commit_cards_changed(merchant.pk, with_products=False)
+
+
 def _transition(
     *,
     merchant: Merchant,
@@ -206,6 +224,8 @@ def _transition(
         MerchantStatusChange.objects.create(
             merchant=merchant, from_status=current, to_status=target, action=action, actor=actor, reason=reason
         )
+        # Note cards list a brand's products only while it is verified.
+        _after_commit_cards_changed(merchant.pk, with_products=S.VERIFIED in (current, target))
     merchant.refresh_from_db()
     return merchant
 

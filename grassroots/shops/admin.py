@@ -1,14 +1,20 @@
-"""Staff views. Shops may be paused or suspended here (the status field); items, counters and
-commission rates change only through the services, so their rules cannot be bypassed."""
+"""Staff views. Shops are paused, suspended or reopened here with the list actions (the status
+goes through shops.services.shop_status_set, which refreshes the owner's feed cards); items,
+counters and commission rates change only through the services, so their rules cannot be bypassed."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from grassroots.core.errors import ServiceError
 from grassroots.shops.models import CommissionRate, Shop, ShopItem
+from grassroots.shops.services import shop_status_set
 
 
 @admin.register(Shop)
@@ -18,10 +24,36 @@ class ShopAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug", "owner__email")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
-    readonly_fields = ("owner", "slug", "item_count", "terms_accepted_at", "created_at")
+    readonly_fields = ("owner", "slug", "status", "item_count", "terms_accepted_at", "created_at")
+    actions = ("pause", "suspend", "reopen")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Shop], status: str) -> None:
+        changed = 0
+        for shop in queryset.exclude(status=status):
+            try:
+                shop_status_set(shop=shop, actor=request.user, status=status)
+            except ServiceError as exc:
+                self.message_user(request, f"{shop}: {exc.message}", messages.ERROR)
+                continue
+            self.log_change(request, shop, [{"changed": {"fields": ["status"]}}])
+            changed += 1
+        message = ngettext("%(count)d shop is now %(status)s.", "%(count)d shops are now %(status)s.", changed)
+        self.message_user(request, message % {"count": changed, "status": Shop.Status(status).label}, messages.SUCCESS)
+
+    @admin.action(description=_("Pause the selected shops"), permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
+        self._set_status(request, queryset, Shop.Status.PAUSED)
+
+    @admin.action(description=_("Suspend the selected shops"), permissions=["change"])
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
+        self._set_status(request, queryset, Shop.Status.SUSPENDED)
+
+    @admin.action(description=_("Reopen the selected shops"), permissions=["change"])
+    def reopen(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
+        self._set_status(request, queryset, Shop.Status.ACTIVE)
 
 
 class _ReadOnly(admin.ModelAdmin):

@@ -178,6 +178,36 @@ def shop_update(
     return fresh
 
 
+def shop_status_set(*, shop: Shop, actor: Any, status: Any) -> Shop:
+    """Staff pause, suspend or reopen (`active`) a shop. Needs the shops.change_shop permission
+    (the admin's); 422 `invalid_status` for a status that does not exist, 409 `concurrent_change`
+    when another change won the race. Setting the current status writes nothing."""
+    if not getattr(actor, "is_authenticated", False) or not actor.has_perm("shops.change_shop"):
+        raise PermissionDenied(_("Only staff may change a shop's status."))
+    if not isinstance(status, str) or status not in Shop.Status.values:
+        raise ValidationFailed(_("Unknown shop status."), code="invalid_status", fields={"status": "invalid"})
+    with transaction.atomic():
+        current = Shop.objects.filter(pk=shop.pk).values_list("status", flat=True).first()
+        if current is None:
+            raise NotFound(_("Shop not found."))
+        if current != status:
+            if Shop.objects.filter(pk=shop.pk, status=current).update(status=status) != 1:
+                raise Conflict(_("The shop changed meanwhile; reload and try again."), code="concurrent_change")
+            owner_id = shop.owner_id
+            if status == Shop.Status.ACTIVE:
+                # Notes published or items added while the shop was not active got no label or card
+                # links (the shop earns again from now): as after adding an item.
+                from grassroots.notes.services import notes_disclosure_refresh
+
+                transaction.on_commit(lambda: notes_disclosure_refresh(author_id=owner_id))
+            # The owner's cards link through the shop only while it is active.
+            from grassroots.feeds.services import feed_card_invalidate_authors
+
+            transaction.on_commit(lambda: feed_card_invalidate_authors(author_ids=[owner_id]))
+    shop.status = status
+    return shop
+
+
 def shop_item_add(*, user: Any, product_id: Any, recommendation: str = "") -> ShopItem:
     """Put a product from the pool into the user's shop with their recommendation.
 

@@ -254,3 +254,118 @@ def test_counters_and_viewer_state_stay_fresh_on_a_cached_card():  # type: ignor
     assert (card.like_count, card.viewer_liked) == (1, True)  # type: ignore[attr-defined]
     (seen,) = selectors.home_feed(viewer=other).notes
     assert (seen.like_count, seen.viewer_liked) == (1, False)  # type: ignore[attr-defined]
+
+
+def _shop_note_via_shop(shop):  # type: ignore[no-untyped-def]
+    """A shopkeeper's note tagging a product their shop carries, and how its card links it."""
+    from grassroots.shops.tests.factories import ShopItemFactory
+
+    product = ProductFactory()
+    ShopItemFactory(shop=shop, product=product)
+    reader = _reader_following(shop.owner)
+    post(shop.owner, "Carried", product_ids=[product.pk])
+
+    def via_shop() -> bool:
+        (card,) = selectors.home_feed(viewer=reader).notes
+        return bool(card.card_products[0].via_shop)  # type: ignore[attr-defined]
+
+    return via_shop
+
+
+def test_a_paused_shop_stops_linking_through_it_at_once_and_a_reopened_one_links_again():  # type: ignore[no-untyped-def]
+    from grassroots.shops.services import shop_status_set
+    from grassroots.shops.tests.factories import ShopFactory
+
+    shop = ShopFactory()
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    via_shop = _shop_note_via_shop(shop)
+    assert via_shop() and via_shop()  # built, then from the cache
+    run(shop_status_set, shop=shop, actor=staff, status="paused")
+    assert not via_shop() and not via_shop()
+    run(shop_status_set, shop=shop, actor=staff, status="active")
+    assert via_shop()
+
+
+def test_a_shop_suspended_in_the_admin_stops_linking_through_it_at_once(client):  # type: ignore[no-untyped-def]
+    from grassroots.shops.models import Shop
+    from grassroots.shops.tests.factories import ShopFactory
+
+    shop = ShopFactory()
+    via_shop = _shop_note_via_shop(shop)
+    assert via_shop() and via_shop()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    with hooks():
+        response = client.post("/admin/shops/shop/", {"action": "suspend", "_selected_action": [shop.pk]})
+    assert response.status_code == 302
+    assert Shop.objects.get(pk=shop.pk).status == Shop.Status.SUSPENDED
+    assert not via_shop()
+
+
+def test_a_brand_renamed_in_the_admin_shows_its_new_name_at_once(client):  # type: ignore[no-untyped-def]
+    from grassroots.merchants.tests.factories import MerchantFactory, admin_form_data
+
+    merchant = MerchantFactory(name="Old Brand")
+    reader = _reader_following(merchant.owner)
+    post(merchant.owner, "From the brand", merchant_id=merchant.pk)
+
+    def brand() -> str:
+        (card,) = selectors.home_feed(viewer=reader).notes
+        return str(card.merchant.name)
+
+    assert brand() == "Old Brand" and brand() == "Old Brand"
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    url = f"/admin/merchants/merchant/{merchant.pk}/change/"
+    data = admin_form_data(client.get(url))
+    with hooks():
+        response = client.post(url, {**data, "name": "New Brand"})
+    assert response.status_code == 302, response.content
+    assert brand() == "New Brand"
+
+
+def test_a_suspended_brand_leaves_the_cards_at_once_and_comes_back_when_reinstated():  # type: ignore[no-untyped-def]
+    from grassroots.merchants.services import merchant_reinstate, merchant_suspend
+    from grassroots.merchants.tests.factories import MerchantFactory
+
+    merchant = MerchantFactory()
+    author = UserFactory()
+    reader = _reader_following(author, merchant.owner)
+    kept, of_brand = ProductFactory(), ProductFactory(merchant=merchant)
+    post(author, "Two products", product_ids=[kept.pk, of_brand.pk])
+    post(merchant.owner, "From the brand", merchant_id=merchant.pk)
+
+    def cards() -> dict[str, object]:
+        return {
+            note.title: (
+                note.merchant.status if note.merchant_id else [item.product.pk for item in note.card_products]  # type: ignore[attr-defined]
+            )
+            for note in selectors.home_feed(viewer=reader).notes
+        }
+
+    verified = {"From the brand": "verified", "Two products": [kept.pk, of_brand.pk]}
+    assert cards() == verified and cards() == verified
+    curator = CuratorFactory()
+    run(merchant_suspend, merchant=merchant, actor=curator, reason="Fake documents")
+    assert cards() == {"From the brand": "suspended", "Two products": [kept.pk]}
+    run(merchant_reinstate, merchant=merchant, actor=curator, reason="Cleared")
+    assert cards() == verified
+
+
+def test_dropping_a_brands_cards_is_one_query(django_assert_num_queries):  # type: ignore[no-untyped-def]
+    from grassroots.feeds.cards import card_invalidate_merchants
+    from grassroots.merchants.tests.factories import MerchantFactory
+
+    merchant = MerchantFactory()
+    product = ProductFactory(merchant=merchant)
+    reader = _reader_following(merchant.owner)
+    brand = post(merchant.owner, "From the brand", merchant_id=merchant.pk)
+    tagging = post(UserFactory(), "Tags it", product_ids=[product.pk])
+    unrelated = post(UserFactory(), "Unrelated")
+    selectors.discover_feed(viewer=reader)
+    assert all(cache.get(card_key(note.pk)) is not None for note in (brand, tagging, unrelated))
+
+    with django_assert_num_queries(1):
+        assert card_invalidate_merchants(merchant_ids=[merchant.pk]) == 1
+    with django_assert_num_queries(1):
+        assert card_invalidate_merchants(merchant_ids=[merchant.pk], with_products=True) == 2
+    assert cache.get(card_key(brand.pk)) is None and cache.get(card_key(tagging.pk)) is None
+    assert cache.get(card_key(unrelated.pk)) is not None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import factory
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -88,3 +89,18 @@ class AppliedMerchantFactory(MerchantFactory):
         obj.applicant = obj.owner
         for kind in MerchantDocument.Kind.values:
             MerchantDocumentFactory(merchant=obj, kind=kind, uploaded_by=obj.owner)
+
+
+def admin_form_data(response: Any) -> dict[str, Any]:
+    """What an admin change page would post back unchanged: its form's and its inlines' values."""
+    context = response.context
+    forms = [context["adminform"].form]
+    for inline in context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data: dict[str, Any] = {}
+    for form in forms:
+        for name in form.fields:
+            value = form[name].value()
+            if value is not None and value is not False:  # unchecked boxes and empty fields are not sent
+                data[form.add_prefix(name)] = value
+    return data

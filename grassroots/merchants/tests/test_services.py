@@ -155,6 +155,48 @@ def test_verify_suspend_reinstate_write_one_audit_row_each():
 
 
 @pytest.mark.django_db
+def test_every_transition_refreshes_the_brands_cards_after_commit_and_its_products_when_selling_changes(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    import grassroots.feeds.services as feeds
+
+    calls: list[tuple[list[int], bool]] = []
+    monkeypatch.setattr(
+        feeds,
+        "feed_card_invalidate_merchants",
+        lambda *, merchant_ids, with_products=False: calls.append((list(merchant_ids), with_products)),
+    )
+    merchant, curator = AppliedMerchantFactory(), CuratorFactory()
+    steps = [
+        (services.merchant_reject, {"reason": "Licence expired."}),
+        (services.merchant_resubmit, {"business_licence": pdf_upload(), "brand_authorisation": png_upload()}),
+        (services.merchant_verify, {}),
+        (services.merchant_suspend, {"reason": "Counterfeit report confirmed."}),
+        (services.merchant_reinstate, {}),
+    ]
+
+    for step, kwargs in steps:
+        actor = merchant.owner if step is services.merchant_resubmit else curator
+        before = len(calls)
+        with django_capture_on_commit_callbacks(execute=True):
+            step(merchant=merchant, actor=actor, **kwargs)
+            assert len(calls) == before  # nothing until the commit
+
+    # Rejected and back to review: not selling either side, so only the brand's own notes.
+    assert calls == [([merchant.pk], False)] * 2 + [([merchant.pk], True)] * 3
+
+
+@pytest.mark.django_db
+def test_a_refused_transition_refreshes_nothing(django_capture_on_commit_callbacks):
+    merchant = MerchantFactory()  # verified
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(InvalidTransition):
+        services.merchant_verify(merchant=merchant, actor=CuratorFactory())
+
+    assert callbacks == []
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("action", ["reject", "suspend"])
 def test_reject_and_suspend_require_a_reason(action):
     merchant = AppliedMerchantFactory(status=Merchant.Status.APPLIED if action == "reject" else "verified")

@@ -7,7 +7,7 @@ import pytest
 from grassroots.accounts.tests.factories import UserFactory
 from grassroots.catalog.models import Product
 from grassroots.catalog.tests.factories import ProductFactory
-from grassroots.core.errors import Conflict, NotFound, ValidationFailed
+from grassroots.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from grassroots.ledger.models import JournalEntry, Posting
 from grassroots.merchants.models import Merchant
 from grassroots.payments.models import PaymentIntent
@@ -133,6 +133,95 @@ def test_someone_else_cannot_update_a_shop():
 
     shop.refresh_from_db()
     assert shop.name == "Old"
+
+
+# --- status (staff) -----------------------------------------------------------------------
+
+
+def _staff_with(*codenames: str) -> Any:
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="shops", codename__in=codenames))
+    return user
+
+
+def test_staff_pause_and_reopen_a_shop_and_its_cards_are_refreshed_after_commit(
+    django_capture_on_commit_callbacks: Any,
+):
+    shop = ShopFactory()
+    staff = _staff_with("change_shop")
+
+    with django_capture_on_commit_callbacks() as paused_hooks:
+        assert services.shop_status_set(shop=shop, actor=staff, status="paused").status == Shop.Status.PAUSED
+    with django_capture_on_commit_callbacks() as reopened_hooks:
+        services.shop_status_set(shop=shop, actor=staff, status=Shop.Status.ACTIVE)
+
+    assert Shop.objects.get(pk=shop.pk).status == Shop.Status.ACTIVE
+    assert (len(paused_hooks), len(reopened_hooks)) == (1, 2)  # cards; reopening also labels and links
+
+
+def test_setting_the_current_status_writes_nothing(django_capture_on_commit_callbacks: Any):
+    shop = ShopFactory(status=Shop.Status.SUSPENDED)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.shop_status_set(shop=shop, actor=_staff_with("change_shop"), status="suspended")
+
+    assert callbacks == []
+
+
+@pytest.mark.parametrize("status", ["closed", "", "ACTIVE", None, 1, ["paused"]])
+def test_an_unknown_status_is_refused(status: Any, django_capture_on_commit_callbacks: Any):
+    shop = ShopFactory()
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(ValidationFailed) as error:
+        services.shop_status_set(shop=shop, actor=_staff_with("change_shop"), status=status)
+
+    assert (error.value.code, error.value.fields) == ("invalid_status", {"status": "invalid"})
+    assert Shop.objects.get(pk=shop.pk).status == Shop.Status.ACTIVE and callbacks == []
+
+
+def test_only_staff_allowed_to_change_shops_may_set_a_status():
+    from django.contrib.auth.models import AnonymousUser
+
+    shop = ShopFactory()
+
+    for actor in (
+        AnonymousUser(),
+        shop.owner,
+        _staff_with("view_shop"),
+        UserFactory(is_superuser=True, is_active=False),
+    ):
+        with pytest.raises(PermissionDenied):
+            services.shop_status_set(shop=shop, actor=actor, status="suspended")
+
+    assert Shop.objects.get(pk=shop.pk).status == Shop.Status.ACTIVE
+
+
+def test_a_deleted_shop_is_not_found():
+    shop = ShopFactory()
+    Shop.objects.filter(pk=shop.pk).delete()
+
+    with pytest.raises(NotFound):
+        services.shop_status_set(shop=shop, actor=_staff_with("change_shop"), status="paused")
+
+
+def test_reopening_labels_and_links_the_notes_tagged_while_paused(django_capture_on_commit_callbacks: Any):
+    from grassroots.attribution.models import ShareLink
+    from grassroots.notes.models import Note
+    from grassroots.notes.services import note_create
+
+    product = ProductFactory()
+    shop = ShopFactory(status=Shop.Status.PAUSED)
+    ShopItemFactory(shop=shop, product=product)
+    note = note_create(author=shop.owner, title="Tagged while paused", product_ids=[product.pk], publish=True)
+    assert not note.is_ad
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.shop_status_set(shop=shop, actor=_staff_with("change_shop"), status="active")
+
+    assert Note.objects.get(pk=note.pk).is_ad
+    assert ShareLink.objects.filter(kind="note", note=note, product=product, shop=shop).exists()
 
 
 # --- items --------------------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""Staff admin for merchants: pages render, and edits that a note card shows (name, slug) refresh
+the brand's cards after the commit while other edits leave them alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from grassroots.accounts.tests.factories import UserFactory
+from grassroots.merchants.models import Merchant
+from grassroots.merchants.tests.factories import MerchantDocumentFactory, MerchantFactory, admin_form_data
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client() -> Client:
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def _edit(client: Client, merchant: Merchant, **changes: Any) -> Any:
+    url = f"/admin/merchants/merchant/{merchant.pk}/change/"
+    return client.post(url, {**admin_form_data(client.get(url)), **changes})
+
+
+def test_admin_pages_render(staff_client: Client) -> None:
+    merchant = MerchantFactory()
+    MerchantDocumentFactory(merchant=merchant)
+    pages = ["/admin/merchants/merchant/", f"/admin/merchants/merchant/{merchant.pk}/change/"]
+
+    assert [staff_client.get(url).status_code for url in pages] == [200] * len(pages)
+
+
+@pytest.mark.parametrize(
+    ("changes", "refreshes"),
+    [
+        ({"name": "Renamed"}, 1),
+        ({"slug": "renamed"}, 1),
+        ({"description": "Only the description"}, 0),
+        ({}, 0),
+    ],
+)
+def test_a_name_or_slug_edit_refreshes_the_brands_cards_after_commit(
+    staff_client: Client, changes: dict[str, str], refreshes: int, django_capture_on_commit_callbacks: Any
+) -> None:
+    merchant = MerchantFactory(name="Before", slug="before")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = _edit(staff_client, merchant, **changes)
+
+    assert response.status_code == 302, response.content
+    merchant.refresh_from_db()
+    assert {field: getattr(merchant, field) for field in changes} == changes
+    assert len(callbacks) == refreshes
+
+
+def test_a_refused_edit_refreshes_nothing(staff_client: Client, django_capture_on_commit_callbacks: Any) -> None:
+    taken = MerchantFactory(slug="taken")
+    merchant = MerchantFactory(name="Before")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = _edit(staff_client, merchant, name="After", slug=taken.slug)
+
+    assert response.status_code == 200  # the form comes back with the error
+    assert Merchant.objects.get(pk=merchant.pk).name == "Before" and callbacks == []
