@@ -14,8 +14,8 @@ if an invalidation was lost. Writes that change a card without touching the note
 `card_invalidate` / `card_invalidate_authors` / `card_invalidate_products` /
 `card_invalidate_merchants` (services.py): price changes, a shop dropping a product, a shop paused,
 suspended or reopened, a brand edited in the admin or changing status included. What no write hook
-covers (a product image changed before screening, a shop deleted in the admin) is refreshed when
-the card expires, FEED_CARD_TTL seconds after it was built.
+covers (a product image changed before screening) is refreshed when the card expires, FEED_CARD_TTL
+seconds after it was built.
 """
 
 from __future__ import annotations

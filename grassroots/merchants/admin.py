@@ -56,6 +56,13 @@ class MerchantAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "status_reason", "verified_at", "created_at", "applicant", "review_link"]
     inlines = [MerchantMemberInline, MerchantDocumentInline, MerchantStatusChangeInline]
 
+    # Merchants come from applications and leave by suspension: both keep the audit trail.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
     def save_model(self, request: HttpRequest, obj: Merchant, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change:

@@ -1,5 +1,6 @@
 """Staff views. Shops are paused, suspended or reopened here with the list actions (the status
-goes through shops.services.shop_status_set, which refreshes the owner's feed cards); items,
+goes through shops.services.shop_status_set, which refreshes the owner's feed cards) and never
+deleted (their attribution history goes with them); items,
 counters and commission rates change only through the services, so their rules cannot be bypassed."""
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ class ShopAdmin(admin.ModelAdmin):
     actions = ("pause", "suspend", "reopen")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting would take its share links, clicks and customer bindings with it: suspend instead.
         return False
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[Shop], status: str) -> None:

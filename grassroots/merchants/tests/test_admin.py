@@ -67,3 +67,11 @@ def test_a_refused_edit_refreshes_nothing(staff_client: Client, django_capture_o
 
     assert response.status_code == 200  # the form comes back with the error
     assert Merchant.objects.get(pk=merchant.pk).name == "Before" and callbacks == []
+
+
+def test_merchants_are_neither_added_nor_deleted_in_the_admin(staff_client: Client) -> None:
+    merchant = MerchantFactory()
+
+    assert staff_client.get("/admin/merchants/merchant/add/").status_code == 403
+    assert staff_client.post(f"/admin/merchants/merchant/{merchant.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Merchant.objects.filter(pk=merchant.pk).exists()

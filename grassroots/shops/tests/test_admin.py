@@ -88,3 +88,14 @@ def test_staff_without_the_change_permission_get_no_status_actions() -> None:
     assert 'value="pause"' not in client.get("/admin/shops/shop/").content.decode()
     client.post("/admin/shops/shop/", {"action": "pause", "_selected_action": [shop.pk]})
     assert Shop.objects.get(pk=shop.pk).status == Shop.Status.ACTIVE
+
+
+def test_shops_are_never_deleted_in_the_admin(staff_client: Client) -> None:
+    shop = ShopFactory()
+
+    response = staff_client.post(f"/admin/shops/shop/{shop.pk}/delete/", {"post": "yes"})
+    staff_client.post("/admin/shops/shop/", {"action": "delete_selected", "_selected_action": [shop.pk], "post": "yes"})
+
+    assert response.status_code == 403
+    assert "delete_selected" not in staff_client.get("/admin/shops/shop/").content.decode()
+    assert Shop.objects.filter(pk=shop.pk).exists()
