@@ -27,8 +27,9 @@ demo: migrate ## Load demo data (once) and print the demo accounts
 
 run: demo ## Install, migrate, load demo data and serve at http://127.0.0.1:$(PORT)
 	@$(RUN) python manage.py collectstatic --noinput -v 0
-	@echo "Serving Grassroots at http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
-	@$(RUN) granian --interface wsgi --host 127.0.0.1 --port $(PORT) --workers 2 --blocking-threads 4 --backlog 4096 --backpressure 2048 grassroots.wsgi:application
+	@echo "Serving Grassroots at http://127.0.0.1:$(PORT)  (Ctrl-C to stop); periodic jobs run beside it"
+	@setsid .venv/bin/python manage.py run_jobs & jobs=$$!; trap 'kill $$jobs 2>/dev/null' EXIT; \
+	.venv/bin/granian --interface wsgi --host 127.0.0.1 --port $(PORT) --workers 2 --blocking-threads 4 --backlog 4096 --backpressure 2048 --workers-kill-timeout 3 grassroots.wsgi:application
 
 browsers: ## Install Debian's Chromium for browser tests if it is missing
 	@test -x $(PLAYWRIGHT_CHROMIUM) || (command -v apt-get >/dev/null && (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))) || echo "chromium not installed: browser tests will be skipped"
