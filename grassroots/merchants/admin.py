@@ -1,18 +1,38 @@
 """Staff see merchants here; status changes go through the review pages so every one is audited.
-Edits saved here tell merchants.services, so the brand's feed cards show them at once."""
+Edits are cleaned by merchants.services as an application's are, the slug never changes (shared
+brand links keep working), and saved edits reach the brand's feed cards at once."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from grassroots.core.errors import ValidationFailed
 from grassroots.merchants.models import Merchant, MerchantDocument, MerchantMember, MerchantStatusChange
-from grassroots.merchants.services import merchant_details_changed
+from grassroots.merchants.services import merchant_details_changed, merchant_details_clean
+
+DETAIL_FIELDS = ("name", "description", "brand_names", "contact_email")
+FIELD_ERRORS = {"required": _("This field is required."), "invalid": _("Enter a valid email address.")}
+
+
+class MerchantAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if any(field in self.errors for field in DETAIL_FIELDS):
+            return data
+        try:
+            data.update(merchant_details_clean(**{field: data.get(field) or "" for field in DETAIL_FIELDS}))
+        except ValidationFailed as exc:
+            for field, why in exc.fields.items():
+                self.add_error(field if field in DETAIL_FIELDS else None, FIELD_ERRORS.get(why, exc.message))
+        return data
 
 
 class MerchantMemberInline(admin.TabularInline):
@@ -53,7 +73,8 @@ class MerchantAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "status", "contact_email", "created_at", "verified_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug", "brand_names", "contact_email"]
-    readonly_fields = ["status", "status_reason", "verified_at", "created_at", "applicant", "review_link"]
+    form = MerchantAdminForm
+    readonly_fields = ["slug", "status", "status_reason", "verified_at", "created_at", "applicant", "review_link"]
     inlines = [MerchantMemberInline, MerchantDocumentInline, MerchantStatusChangeInline]
 
     # Merchants come from applications and leave by suspension: both keep the audit trail.

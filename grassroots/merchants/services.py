@@ -109,7 +109,10 @@ def _discard_files(documents: list[MerchantDocument]) -> None:
             document.file.storage.delete(document.file.name)
 
 
-def _clean_application(*, name: str, description: str, brand_names: str, contact_email: str) -> dict[str, str]:
+def merchant_details_clean(*, name: str, description: str, brand_names: str, contact_email: str) -> dict[str, str]:
+    """The merchant's public details as they are stored: plain text (no markup however it is
+    encoded), a lower-cased valid contact email. For the application and for staff edits in the admin;
+    422 with the offending fields otherwise."""
     fields: dict[str, str] = {}
     cleaned = {
         "name": clean_plain_text(name, max_length=120),
@@ -153,7 +156,7 @@ def merchant_apply(
     brand_authorisation: UploadedFile | None,
 ) -> Merchant:
     """Create an application with its two documents; the applicant becomes the owner."""
-    cleaned = _clean_application(
+    cleaned = merchant_details_clean(
         name=name, description=description, brand_names=brand_names, contact_email=contact_email
     )
     checked = _check_documents(business_licence=business_licence, brand_authorisation=brand_authorisation)
@@ -189,8 +192,9 @@ def _after_commit_cards_changed(merchant_id: int, *, with_products: bool) -> Non
 
 
 def merchant_details_changed(*, merchant: Merchant, fields: Iterable[str]) -> None:
-    """Staff saved edits to the merchant in the admin (its form validates and writes them): a new name
-    or slug reaches the brand's note cards once that save commits."""
+    """Staff saved edits to the merchant in the admin (its form cleans them with
+    merchant_details_clean and writes them): a new name reaches the brand's note cards once that
+    save commits. The slug never changes: shared /brands/<slug>/ links must keep working."""
     if CARD_FIELDS.intersection(fields):
         _after_commit_cards_changed(merchant.pk, with_products=False)
 

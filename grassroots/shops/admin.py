@@ -1,21 +1,37 @@
 """Staff views. Shops are paused, suspended or reopened here with the list actions (the status
 goes through shops.services.shop_status_set, which refreshes the owner's feed cards) and never
-deleted (their attribution history goes with them); items,
+deleted (their attribution history goes with them); a name or pitch edited here is cleaned by the
+same rules as the owner's (the avatar is the owner's to change, re-encoded without EXIF); items,
 counters and commission rates change only through the services, so their rules cannot be bypassed."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from grassroots.core.errors import ServiceError
+from grassroots.core.errors import ServiceError, ValidationFailed
 from grassroots.shops.models import CommissionRate, Shop, ShopItem
-from grassroots.shops.services import shop_status_set
+from grassroots.shops.services import shop_details_clean, shop_status_set
+
+
+class ShopAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if "name" in self.errors or "pitch" in self.errors:
+            return data
+        try:
+            data.update(shop_details_clean(name=data.get("name") or "", pitch=data.get("pitch") or ""))
+        except ValidationFailed as exc:
+            for field in exc.fields:
+                self.add_error(field if field in ("name", "pitch") else None, exc.message)
+        return data
 
 
 @admin.register(Shop)
@@ -25,7 +41,8 @@ class ShopAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug", "owner__email")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
-    readonly_fields = ("owner", "slug", "status", "item_count", "terms_accepted_at", "created_at")
+    form = ShopAdminForm
+    readonly_fields = ("owner", "slug", "avatar", "status", "item_count", "terms_accepted_at", "created_at")
     actions = ("pause", "suspend", "reopen")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -21,6 +21,7 @@ class MerchantFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Merchant {n}")
     slug = factory.Sequence(lambda n: f"merchant-{n}")
+    contact_email = factory.Sequence(lambda n: f"merchant-{n}@example.com")
     status = Merchant.Status.VERIFIED
 
     @factory.post_generation

@@ -1,5 +1,6 @@
-"""Staff admin for merchants: pages render, and edits that a note card shows (name, slug) refresh
-the brand's cards after the commit while other edits leave them alone."""
+"""Staff admin for merchants: pages render, edits are cleaned as an application's are, the slug
+never changes, and a name edit refreshes the brand's cards after the commit while other edits
+leave them alone."""
 
 from __future__ import annotations
 
@@ -39,12 +40,11 @@ def test_admin_pages_render(staff_client: Client) -> None:
     ("changes", "refreshes"),
     [
         ({"name": "Renamed"}, 1),
-        ({"slug": "renamed"}, 1),
         ({"description": "Only the description"}, 0),
         ({}, 0),
     ],
 )
-def test_a_name_or_slug_edit_refreshes_the_brands_cards_after_commit(
+def test_a_name_edit_refreshes_the_brands_cards_after_commit(
     staff_client: Client, changes: dict[str, str], refreshes: int, django_capture_on_commit_callbacks: Any
 ) -> None:
     merchant = MerchantFactory(name="Before", slug="before")
@@ -59,14 +59,46 @@ def test_a_name_or_slug_edit_refreshes_the_brands_cards_after_commit(
 
 
 def test_a_refused_edit_refreshes_nothing(staff_client: Client, django_capture_on_commit_callbacks: Any) -> None:
-    taken = MerchantFactory(slug="taken")
     merchant = MerchantFactory(name="Before")
 
     with django_capture_on_commit_callbacks() as callbacks:
-        response = _edit(staff_client, merchant, name="After", slug=taken.slug)
+        response = _edit(staff_client, merchant, name="<script>alert(1)</script>")
 
     assert response.status_code == 200  # the form comes back with the error
+    assert "name" in response.context["adminform"].form.errors
     assert Merchant.objects.get(pk=merchant.pk).name == "Before" and callbacks == []
+
+
+def test_edits_are_stored_as_plain_text_like_an_applications(staff_client: Client) -> None:
+    merchant = MerchantFactory(name="Before")
+
+    response = _edit(
+        staff_client,
+        merchant,
+        name=" <b>Jade</b> &amp; Spring ",
+        brand_names="<i>Jade</i>",
+        description="<img src=x onerror=alert(1)>Creams",
+        contact_email=" Shop@Example.COM ",
+    )
+
+    assert response.status_code == 302, response.content
+    merchant.refresh_from_db()
+    assert (merchant.name, merchant.brand_names, merchant.description, merchant.contact_email) == (
+        "Jade & Spring",
+        "Jade",
+        "Creams",
+        "shop@example.com",
+    )
+
+
+def test_the_slug_cannot_be_changed_so_brand_links_keep_working(staff_client: Client) -> None:
+    merchant = MerchantFactory(slug="before")
+
+    response = _edit(staff_client, merchant, slug="after")
+
+    assert response.status_code == 302, response.content
+    assert Merchant.objects.get(pk=merchant.pk).slug == "before"
+    assert staff_client.get("/brands/before/").status_code == 200
 
 
 def test_merchants_are_neither_added_nor_deleted_in_the_admin(staff_client: Client) -> None:

@@ -99,3 +99,33 @@ def test_shops_are_never_deleted_in_the_admin(staff_client: Client) -> None:
     assert response.status_code == 403
     assert "delete_selected" not in staff_client.get("/admin/shops/shop/").content.decode()
     assert Shop.objects.filter(pk=shop.pk).exists()
+
+
+def test_a_name_or_pitch_edited_by_staff_is_cleaned_like_the_owners(staff_client: Client) -> None:
+    shop = ShopFactory(name="Before")
+    url = f"/admin/shops/shop/{shop.pk}/change/"
+
+    response = staff_client.post(url, {"name": " <b>Tea</b> &amp; Cups ", "pitch": "<img src=x onerror=alert(1)>Fresh"})
+
+    assert response.status_code == 302, response.content
+    shop.refresh_from_db()
+    assert (shop.name, shop.pitch) == ("Tea & Cups", "Fresh")
+
+
+def test_a_name_that_cleans_to_nothing_is_refused_and_nothing_is_written(staff_client: Client) -> None:
+    shop = ShopFactory(name="Before")
+    url = f"/admin/shops/shop/{shop.pk}/change/"
+
+    response = staff_client.post(url, {"name": "<script>alert(1)</script>", "pitch": ""})
+
+    assert response.status_code == 200
+    assert "name" in response.context["adminform"].form.errors
+    assert Shop.objects.get(pk=shop.pk).name == "Before"
+
+
+def test_the_avatar_is_not_uploaded_through_the_admin(staff_client: Client) -> None:
+    shop = ShopFactory()
+
+    form = staff_client.get(f"/admin/shops/shop/{shop.pk}/change/").context["adminform"].form
+
+    assert set(form.fields) == {"name", "pitch"}
