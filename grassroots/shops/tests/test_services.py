@@ -181,6 +181,30 @@ def test_an_unknown_status_is_refused(status: Any, django_capture_on_commit_call
     assert Shop.objects.get(pk=shop.pk).status == Shop.Status.ACTIVE and callbacks == []
 
 
+def test_a_status_change_that_loses_a_race_gets_409_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+):
+    from django.db.models import QuerySet
+
+    shop = ShopFactory()
+    staff = _staff_with("change_shop")
+    read_status = QuerySet.first
+
+    def read_then_lose_the_race(queryset: QuerySet[Any]) -> Any:
+        current = read_status(queryset)
+        if queryset.model is Shop:  # another member of staff suspends it between our read and write
+            Shop.objects.filter(pk=shop.pk).update(status=Shop.Status.SUSPENDED)
+        return current
+
+    monkeypatch.setattr(QuerySet, "first", read_then_lose_the_race)
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(Conflict) as error:
+        services.shop_status_set(shop=shop, actor=staff, status="paused")
+
+    assert error.value.code == "concurrent_change" and callbacks == []
+    # The whole transaction rolled back (here the rival's update ran inside it, so it went too).
+    assert Shop.objects.get(pk=shop.pk).status == Shop.Status.ACTIVE
+
+
 def test_only_staff_allowed_to_change_shops_may_set_a_status():
     from django.contrib.auth.models import AnonymousUser
 
