@@ -49,6 +49,16 @@ def client() -> Client:
     return Client()
 
 
+@pytest.fixture
+def staff_client(db) -> Client:  # type: ignore[no-untyped-def]
+    """Signed in as a superuser member of staff, for the admin pages."""
+    from grassroots.accounts.tests.factories import UserFactory
+
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return staff
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
     from django.core.management import call_command

@@ -5,6 +5,7 @@ Every object is scoped to its owner (or the merchant's members): anyone else get
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -590,21 +591,25 @@ def merchant_return_get(request: HttpRequest, return_id: int) -> ReturnOut:
     return _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
 
 
+def _merchant_return_step(
+    request: HttpRequest, *, return_id: int, step: Callable[..., object], scope: str
+) -> tuple[int, Any]:
+    """A merchant's step on a return that may refund through the provider: idempotent, and a
+    duplicate waits at most PROVIDER_WAIT_SECONDS for the first (then 409 with Retry-After)."""
+
+    def run() -> tuple[int, Any]:
+        step(actor=request.user, return_id=return_id)
+        return 200, _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
+
+    return idempotent(request, scope=scope, body={"return_id": return_id}, run=run, wait_seconds=PROVIDER_WAIT_SECONDS)
+
+
 @router.post("/merchant/returns/{return_id}/approve", response={200: ReturnOut, **ERRORS})
 def merchant_return_approve(request: HttpRequest, return_id: int) -> tuple[int, Any]:
     """Accept a request. A refund-only request is refunded at once; for a return the buyer sends
     the goods back. Requires an `Idempotency-Key` header."""
-
-    def run() -> tuple[int, Any]:
-        services.return_approve(actor=request.user, return_id=return_id)
-        return 200, _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
-
-    return idempotent(
-        request,
-        scope="orders.return_approve",
-        body={"return_id": return_id},
-        run=run,
-        wait_seconds=PROVIDER_WAIT_SECONDS,
+    return _merchant_return_step(
+        request, return_id=return_id, step=services.return_approve, scope="orders.return_approve"
     )
 
 
@@ -619,15 +624,6 @@ def merchant_return_reject(request: HttpRequest, return_id: int, payload: Reject
 def merchant_return_receive(request: HttpRequest, return_id: int) -> tuple[int, Any]:
     """The goods are back: the buyer is refunded and the units go back on sale, in one step.
     Requires an `Idempotency-Key` header."""
-
-    def run() -> tuple[int, Any]:
-        services.return_receive(actor=request.user, return_id=return_id)
-        return 200, _return_out(selectors.return_for_member(user=request.user, return_id=return_id))
-
-    return idempotent(
-        request,
-        scope="orders.return_receive",
-        body={"return_id": return_id},
-        run=run,
-        wait_seconds=PROVIDER_WAIT_SECONDS,
+    return _merchant_return_step(
+        request, return_id=return_id, step=services.return_receive, scope="orders.return_receive"
     )

@@ -214,17 +214,10 @@ def test_a_price_cut_shows_on_the_cards_at_once():  # type: ignore[no-untyped-de
 def test_a_product_leaving_the_shop_stops_linking_through_it_at_once():  # type: ignore[no-untyped-def]
     from grassroots.shops.models import ShopItem
     from grassroots.shops.services import shop_item_remove
-    from grassroots.shops.tests.factories import ShopFactory, ShopItemFactory
+    from grassroots.shops.tests.factories import ShopFactory
 
     shop = ShopFactory()
-    product = ProductFactory()
-    ShopItemFactory(shop=shop, product=product)
-    reader = _reader_following(shop.owner)
-    post(shop.owner, "Carried", product_ids=[product.pk])
-
-    def via_shop() -> bool:
-        (card,) = selectors.home_feed(viewer=reader).notes
-        return bool(card.card_products[0].via_shop)  # type: ignore[attr-defined]
+    via_shop = _shop_note_via_shop(shop)
 
     assert via_shop() and via_shop()  # built, then from the cache
     with hooks():

@@ -9,18 +9,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from grassroots.accounts.tests.factories import UserFactory
 from grassroots.merchants.models import Merchant
 from grassroots.merchants.tests.factories import MerchantDocumentFactory, MerchantFactory, admin_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client() -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def _edit(client: Client, merchant: Merchant, **changes: Any) -> Any:

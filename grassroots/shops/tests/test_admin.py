@@ -16,13 +16,6 @@ from grassroots.shops.tests.factories import ShopFactory, ShopItemFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client() -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
-
-
 def test_admin_pages_render_with_the_status_actions(staff_client: Client) -> None:
     item = ShopItemFactory()
     pages = ["/admin/shops/shop/", f"/admin/shops/shop/{item.shop_id}/change/", "/admin/shops/shopitem/"]
