@@ -4,35 +4,25 @@ brand links keep working), and saved edits reach the brand's feed cards at once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from grassroots.core.errors import ValidationFailed
+from grassroots.core.forms import ServiceCleanedModelForm
 from grassroots.merchants.models import Merchant, MerchantDocument, MerchantMember, MerchantStatusChange
 from grassroots.merchants.services import merchant_details_changed, merchant_details_clean
 
 DETAIL_FIELDS = ("name", "description", "brand_names", "contact_email")
-FIELD_ERRORS = {"required": _("This field is required."), "invalid": _("Enter a valid email address.")}
 
 
-class MerchantAdminForm(forms.ModelForm):
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        if any(field in self.errors for field in DETAIL_FIELDS):
-            return data
-        try:
-            data.update(merchant_details_clean(**{field: data.get(field) or "" for field in DETAIL_FIELDS}))
-        except ValidationFailed as exc:
-            for field, why in exc.fields.items():
-                self.add_error(field if field in DETAIL_FIELDS else None, FIELD_ERRORS.get(why, exc.message))
-        return data
+class MerchantAdminForm(ServiceCleanedModelForm):
+    def clean_with_service(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return merchant_details_clean(**{field: data.get(field) or "" for field in DETAIL_FIELDS})
 
 
 class MerchantMemberInline(admin.TabularInline):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from grassroots.core.errors import ServiceError
 from grassroots.merchants.models import MerchantMember
 
 DOCUMENT_ACCEPT = {"accept": "application/pdf,image/jpeg,image/png,image/webp,image/gif"}
@@ -45,14 +44,3 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
     )
-
-
-def add_service_error(form: forms.Form, error: ServiceError) -> None:
-    """Show a service's error next to the fields it names, or above the form."""
-    placed = False
-    for field in error.fields:
-        if field in form.fields:
-            form.add_error(field, error.message)
-            placed = True
-    if not placed:
-        form.add_error(None, error.message)

@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from grassroots.core.errors import NotFound, ServiceError, ValidationFailed
+from grassroots.core.forms import add_service_error
 from grassroots.core.pagination import paginate
 from grassroots.merchants import selectors, services
-from grassroots.merchants.forms import ApplicationForm, MemberForm, ReasonForm, ResubmitForm, add_service_error
+from grassroots.merchants.forms import ApplicationForm, MemberForm, ReasonForm, ResubmitForm
 from grassroots.merchants.models import Merchant, MerchantMember
 
 QUEUE_PAGE_SIZE = 25

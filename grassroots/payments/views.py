@@ -8,8 +8,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from grassroots.core.errors import NotFound, ServiceError
+from grassroots.core.forms import add_service_error
 from grassroots.payments import selectors, services
-from grassroots.payments.forms import CardForm, add_service_error
+from grassroots.payments.forms import CardForm
 from grassroots.payments.gateways import CARD_DECLINED, CARD_PROCESSING_ERROR, CARD_SUCCEEDS
 from grassroots.payments.models import PaymentIntent
 from grassroots.payments.registry import get_payable

@@ -6,32 +6,24 @@ counters and commission rates change only through the services, so their rules c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from grassroots.core.errors import ServiceError, ValidationFailed
+from grassroots.core.errors import ServiceError
+from grassroots.core.forms import ServiceCleanedModelForm
 from grassroots.shops.models import CommissionRate, Shop, ShopItem
 from grassroots.shops.services import shop_details_clean, shop_status_set
 
 
-class ShopAdminForm(forms.ModelForm):
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        if "name" in self.errors or "pitch" in self.errors:
-            return data
-        try:
-            data.update(shop_details_clean(name=data.get("name") or "", pitch=data.get("pitch") or ""))
-        except ValidationFailed as exc:
-            for field in exc.fields:
-                self.add_error(field if field in ("name", "pitch") else None, exc.message)
-        return data
+class ShopAdminForm(ServiceCleanedModelForm):
+    def clean_with_service(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return shop_details_clean(name=data.get("name") or "", pitch=data.get("pitch") or "")
 
 
 @admin.register(Shop)
