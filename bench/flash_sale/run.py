@@ -52,6 +52,8 @@ class Kind:
     settings: str
     success: str  # the status that counts as a success
     places_orders: bool = True
+    app: str = "grassroots.wsgi:application"
+    claims: bool = False  # counts claims in the lane's tables instead of orders
 
 
 KINDS = {
@@ -65,6 +67,17 @@ KINDS = {
     "noop": Kind("POST", "/bench/noop/checkout", "bench.flash_sale.settings", "201", places_orders=False),
     # Optional: the cheapest authenticated API call (token check + one small JSON), as a ceiling.
     "floor": Kind("GET", "/api/v1/accounts/me", "grassroots.settings", "200", places_orders=False),
+    # Optional: one-statement admission outside Django (bench/flash_sale/lane_app.py), as a ceiling of
+    # any design that durably admits each buyer before placing orders in batches.
+    "lane": Kind(
+        "POST",
+        "/bench/lane/claim",
+        "grassroots.settings",
+        "202",
+        places_orders=False,
+        app="bench.flash_sale.lane_app:application",
+        claims=True,
+    ),
 }
 # The same command line as `make run` (Makefile), only the port differs.
 GRANIAN_ARGS = [
@@ -114,6 +127,7 @@ def seed(*, buyers: int, stock: int) -> Seed:
     """One verified merchant, one listed product with one SKU, N buyers with a token and an address."""
     from django.utils import timezone
 
+    from bench.flash_sale.lane_app import lane_tables_create
     from grassroots.accounts.models import User
     from grassroots.accounts.services import api_token_create
     from grassroots.catalog.models import Category, Product, Sku
@@ -161,6 +175,7 @@ def seed(*, buyers: int, stock: int) -> Seed:
         ]
     )
     tokens = [api_token_create(user=u, name="flash-sale bench")[1] for u in users]
+    lane_tables_create()
     pairs = list(zip(tokens, [a.pk for a in addresses], strict=True))
     return Seed(sku_id=sku.pk, buyers=pairs[1:], warmup_token=pairs[0][0])
 
@@ -170,6 +185,7 @@ def reset(*, seed_: Seed, stock: int) -> None:
     refreshing the page before the sale), so no trial pays for the once-a-minute last_used write."""
     from django.db import connection
 
+    from bench.flash_sale.lane_app import lane_reset
     from grassroots.accounts.models import ApiToken
     from grassroots.catalog.models import Sku
     from grassroots.core.models import IdempotencyRecord
@@ -183,6 +199,8 @@ def reset(*, seed_: Seed, stock: int) -> None:
         )
         cursor.execute(f"UPDATE {ApiToken._meta.db_table} SET last_used_at = now()")
         cursor.execute(f"VACUUM ANALYZE {Sku._meta.db_table}, {ApiToken._meta.db_table}")
+    lane_reset(stock=stock)
+    with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")
 
 
@@ -277,11 +295,13 @@ class BackendTracker(threading.Thread):
                 self.read(conn)
 
 
-def machine_busy_cpu() -> float:
-    """CPU-seconds the whole machine has spent busy (all cores, everyone) since boot, from /proc/stat."""
+def machine_busy_cpu() -> tuple[float, float]:
+    """(busy, of which in the kernel) CPU-seconds of the whole machine (all cores, everyone) since
+    boot, from /proc/stat."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / CLK_TCK
+    kernel = fields[2] + fields[5] + fields[6]  # system + irq + softirq
+    return (sum(fields[:8]) - idle) / CLK_TCK, kernel / CLK_TCK
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
@@ -336,7 +356,7 @@ def start_server(*, kind: str, port: int, url: str) -> subprocess.Popen[bytes]:
         "GRASSROOTS_DATA_DIR": DATA_DIR,
         "PYTHONPATH": str(ROOT),
     }
-    command = [granian_bin(), *GRANIAN_ARGS, "--port", str(port), "grassroots.wsgi:application"]
+    command = [granian_bin(), *GRANIAN_ARGS, "--port", str(port), KINDS[kind].app]
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
@@ -458,6 +478,7 @@ class Trial:
     waits: dict[str, float] = field(default_factory=dict)
     backends: int = 0
     machine_cpu_s: float = 0.0
+    kernel_pct: float = 0.0  # of the machine's busy CPU during the burst, the percentage spent in the kernel
     other_cpu_s: float = 0.0
     load1: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -525,7 +546,9 @@ def run_trial(*, kind: str, trial: int, args: argparse.Namespace, seed_: Seed) -
         client_before = time.process_time()
         wall, responses = asyncio.run(burst(base=base, kind=kind, seed_=seed_, pool=args.pool))
         client_cpu = time.process_time() - client_before
-        machine_cpu = machine_busy_cpu() - machine_before
+        machine_after = machine_busy_cpu()
+        machine_cpu = machine_after[0] - machine_before[0]
+        kernel_cpu = machine_after[1] - machine_before[1]
         if sampler:
             sampler.stop.set()
             sampler.join()
@@ -556,6 +579,13 @@ def run_trial(*, kind: str, trial: int, args: argparse.Namespace, seed_: Seed) -
     invariant = (
         result.stock >= 0 and total == args.stock and result.reserved == result.units and result.orders == placed
     )
+    oversold = max(0, result.units - args.stock)
+    if spec.claims:  # the lane admits claims against its own allocation and places no order
+        from bench.flash_sale.lane_app import lane_outcome
+
+        remaining, claims = lane_outcome()
+        invariant = invariant and remaining >= 0 and remaining + claims == args.stock and claims == ok
+        oversold = max(0, claims - args.stock)
     return Trial(
         kind=kind,
         trial=trial,
@@ -570,7 +600,7 @@ def run_trial(*, kind: str, trial: int, args: argparse.Namespace, seed_: Seed) -
         pg_cpu_s=pg_cpu,
         cpu_ms_per_order=(server_cpu + pg_cpu) / ok * 1000 if ok else float("nan"),
         client_cpu_s=client_cpu,
-        oversold=max(0, result.units - args.stock),
+        oversold=oversold,
         stock=result.stock,
         reserved=result.reserved,
         sold=result.sold,
@@ -585,6 +615,7 @@ def run_trial(*, kind: str, trial: int, args: argparse.Namespace, seed_: Seed) -
         ),
         backends=len(after_pids),
         machine_cpu_s=machine_cpu,
+        kernel_pct=100 * kernel_cpu / machine_cpu if machine_cpu else 0.0,
         other_cpu_s=max(0.0, machine_cpu - server_cpu - pg_cpu - client_cpu),
         load1=load1,
         notes=notes,
@@ -604,6 +635,7 @@ COLUMNS = [
     ("PG CPU s", "pg_cpu_s", "{:.2f}"),
     ("client CPU s", "client_cpu_s", "{:.2f}"),
     ("others CPU s", "other_cpu_s", "{:.2f}"),
+    ("kernel %", "kernel_pct", "{:.0f}"),
     ("load1", "load1", "{:.1f}"),
     ("oversold", "oversold", "{:.0f}"),
 ]
@@ -645,9 +677,10 @@ def report(trials: list[Trial], args: argparse.Namespace) -> int:
     print(f"\nMedian of {args.repeats} (buyers={args.buyers}, stock={args.stock}):")
     print(table([(k, medians[k]) for k in kinds]))
     print(
-        "ok/s: successful responses per second of the burst (201; 200 for floor; noop places nothing). CPU ms/ok: app\n"
-        "server process tree + PostgreSQL backends of the bench database, per success. others CPU s: what the rest of\n"
-        "the machine (other tenants, PostgreSQL's background processes) burned during the burst."
+        "ok/s: successful responses per second of the burst (201; 200 for floor; 202 claims for lane; noop and lane\n"
+        "place no order). CPU ms/ok: app server process tree + PostgreSQL backends of the bench database, per success.\n"
+        "others CPU s: what the rest of the machine (other tenants, PostgreSQL's background processes) burned during\n"
+        "the burst. kernel %: the share of the whole machine's busy CPU spent in the kernel during the burst."
     )
     for k in kinds:
         if k not in ("ours", "naive") and "ours" in medians and medians["ours"]["orders_per_s"]:
@@ -702,7 +735,7 @@ def main() -> int:
     parser.add_argument("--only", choices=list(KINDS), action="append", help="run only these (repeatable)")
     parser.add_argument(
         "--extra",
-        choices=["prototype", "noop", "floor"],
+        choices=["prototype", "noop", "floor", "lane"],
         action="append",
         default=[],
         help="also run these diagnostics",
