@@ -1,6 +1,6 @@
 """Where one checkout's CPU goes: sequential requests in-process, no concurrency, no HTTP server.
 
-    .venv/bin/python -m bench.flash_sale.profile_checkout [--kind ours|naive|prototype] [-n 200]
+    .venv/bin/python -m bench.flash_sale.profile_checkout [--kind ours|naive] [-n 200]
 
 Needs the database seeded by bench/flash_sale/run.py (it reuses its buyers: run that first). For the
 chosen endpoint it prints the SQL statements of one request, the CPU milliseconds per request
@@ -50,7 +50,6 @@ STEPS = [
     ("        stock_reserve (one conditional UPDATE)", "grassroots/catalog/stock.py", "stock_reserve"),
     ("    checkout_for_buyer (read back; no longer called)", "grassroots/orders/selectors.py", "checkout_for_buyer"),
     ("    _checkout_out (response schema)", "grassroots/orders/api.py", "_checkout_out"),
-    ("  prototype _place", "bench/flash_sale/prototype.py", "_place"),
     ("  naive view", "bench/flash_sale/naive_app.py", "naive_checkout"),
     ("psycopg execute (all queries)", "psycopg/cursor.py", "execute"),
     ("Django SQL compile (as_sql)", "django/db/models/sql/compiler.py", "as_sql"),
@@ -59,7 +58,7 @@ STEPS = [
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kind", choices=["ours", "naive", "prototype"], default="ours")
+    parser.add_argument("--kind", choices=["ours", "naive"], default="ours")
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--top", type=int, default=0, help="also print the N functions with most cumulative time")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))

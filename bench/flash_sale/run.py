@@ -61,8 +61,6 @@ KINDS = {
     "ours": Kind("POST", "/api/v1/orders/checkout", "grassroots.settings", "201"),
     # The classic select_for_update read-check-write (bench/flash_sale/naive_app.py).
     "naive": Kind("POST", "/bench/naive/checkout", "bench.flash_sale.settings", "201"),
-    # Optional: ours reordered to lock the hot row last (bench/flash_sale/prototype.py).
-    "prototype": Kind("POST", "/bench/prototype/checkout", "bench.flash_sale.settings", "201"),
     # Optional: a checkout request that does nothing (bench/flash_sale/noop_app.py), as a ceiling.
     "noop": Kind("POST", "/bench/noop/checkout", "bench.flash_sale.settings", "201", places_orders=False),
     # Optional: the cheapest authenticated API call (token check + one small JSON), as a ceiling.
@@ -735,7 +733,7 @@ def main() -> int:
     parser.add_argument("--only", choices=list(KINDS), action="append", help="run only these (repeatable)")
     parser.add_argument(
         "--extra",
-        choices=["prototype", "noop", "floor", "lane"],
+        choices=["noop", "floor", "lane"],
         action="append",
         default=[],
         help="also run these diagnostics",
