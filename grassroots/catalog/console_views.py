@@ -29,6 +29,7 @@ from grassroots.catalog.forms import (
 from grassroots.catalog.models import Product, ProductImage
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import NotFound, PermissionDenied, ServiceError, ValidationFailed
+from grassroots.core.numbers import digits_int
 from grassroots.core.pagination import paginate
 from grassroots.merchants.models import Merchant
 from grassroots.merchants.selectors import merchant_is_selling
@@ -56,7 +57,7 @@ SKU_FIELDS = {
 
 def _merchant_id(request: HttpRequest) -> int | None:
     value = request.GET.get("merchant", "")
-    return int(value) if value.isdigit() else None
+    return digits_int(value)
 
 
 def _acting_merchant(request: HttpRequest) -> Merchant:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from grassroots.core.errors import NotFound, ServiceError, ValidationFailed
 from grassroots.core.forms import add_service_error
+from grassroots.core.numbers import digits_int
 from grassroots.core.pagination import paginate
 from grassroots.merchants import selectors, services
 from grassroots.merchants.forms import ApplicationForm, MemberForm, ReasonForm, ResubmitForm
@@ -86,9 +87,10 @@ def _console_context(request: HttpRequest, merchant: Merchant, **forms: Any) -> 
 def console(request: HttpRequest) -> HttpResponse:
     requested = request.GET.get("merchant", "")
     if requested:
-        if not requested.isdigit():
+        merchant_id = digits_int(requested)
+        if merchant_id is None:
             raise Http404
-        merchant = _member_merchant(request, int(requested))
+        merchant = _member_merchant(request, merchant_id)
     else:
         active = selectors.user_active_merchant(user=request.user)
         if active is None:

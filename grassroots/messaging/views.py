@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from grassroots.catalog.models import Product
 from grassroots.catalog.selectors import product_is_public
 from grassroots.core.errors import NotFound, RateLimited, ServiceError, ValidationFailed
+from grassroots.core.numbers import digits_int
 from grassroots.merchants.models import Merchant
 from grassroots.messaging import selectors, services
 from grassroots.messaging.models import MESSAGE_MAX_LENGTH, Conversation
@@ -25,9 +26,7 @@ THREAD_PAGE_SIZE = 30
 
 
 def _int(value: str | None) -> int | None:
-    if value and value.isascii() and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
+    return digits_int(value)
 
 
 def _error_response(response: HttpResponse, error: ServiceError) -> HttpResponse:

@@ -35,6 +35,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from grassroots.core.errors import NotFound, ServiceError, ValidationFailed
+from grassroots.core.numbers import digits_int
 
 if TYPE_CHECKING:
     from grassroots.payments.models import PaymentIntent
@@ -140,8 +141,8 @@ def verify_webhook_signature(header: str, body: bytes, *, secret: bytes | None =
     signatures: list[str] = []
     for part in header.split(","):
         name, _sep, value = part.strip().partition("=")
-        if name == "t" and value.isdigit() and len(value) <= 12:
-            timestamp = int(value)
+        if name == "t" and (parsed := digits_int(value, max_digits=12)) is not None:
+            timestamp = parsed
         elif name == "v1":
             signatures.append(value)
     if timestamp is None or not signatures:
@@ -168,7 +169,7 @@ TEST_CARDS: dict[str, tuple[str, str]] = {
 
 
 def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    if not (number.isascii() and number.isdigit()) or not 12 <= len(number) <= 19:
         return False
     total = 0
     for index, char in enumerate(reversed(number)):

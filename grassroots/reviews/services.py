@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from grassroots.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from grassroots.core.numbers import digits_int
 from grassroots.core.storage import files_removed_on_error
 from grassroots.core.text import clean_plain_text
 from grassroots.core.uploads import CheckedFile, check_image, make_thumbnail
@@ -43,8 +44,8 @@ MAX_ID = 2**63 - 1
 def _check_id(value: Any, *, field: str) -> int:
     if isinstance(value, bool):
         value = None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        value = digits_int(value)
     if not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise ValidationFailed(_("Give a valid id."), fields={field: "invalid"})
     return value
@@ -55,8 +56,8 @@ def _check_rating(value: Any) -> int:
     rating: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         rating = value
-    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 2:
-        rating = int(value.strip())
+    elif isinstance(value, str):
+        rating = digits_int(value, max_digits=2)
     if rating is None or not RATING_MIN <= rating <= RATING_MAX:
         raise ValidationFailed(
             _("Choose a rating from %(low)s to %(high)s stars.") % {"low": RATING_MIN, "high": RATING_MAX},

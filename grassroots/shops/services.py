@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from grassroots.catalog.models import Product
 from grassroots.catalog.selectors import products_listed
 from grassroots.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from grassroots.core.numbers import digits_int
 from grassroots.core.storage import files_removed_on_error
 from grassroots.core.text import clean_plain_text
 from grassroots.core.uploads import check_image, make_thumbnail
@@ -51,8 +52,8 @@ RESERVED_SLUGS = frozenset({"open", "mine", "select", "merchant", "pool", "new",
 
 
 def _check_id(value: Any, *, field: str) -> int:
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 20:
-        value = int(value.strip())
+    if isinstance(value, str):
+        value = digits_int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise ValidationFailed(_("Give a valid id."), fields={field: "invalid"})
     return value
@@ -269,8 +270,8 @@ def shop_item_update(*, user: Any, item_id: Any, recommendation: str | None = No
         )
         fields.append("recommendation")
     if position is not None:
-        if isinstance(position, str) and position.strip().isdigit() and len(position.strip()) < 8:
-            position = int(position.strip())
+        if isinstance(position, str):
+            position = digits_int(position, max_digits=7)
         if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= MAX_POSITION:
             raise ValidationFailed(
                 _("Position must be from 0 to %(n)s.") % {"n": MAX_POSITION}, fields={"position": "out_of_range"}
@@ -308,8 +309,8 @@ def shop_item_remove(*, user: Any, item_id: Any) -> None:
 def _check_rate(value: Any) -> int:
     fee = shops_setting("PLATFORM_FEE_BPS")
     ceiling = min(RATE_MAX_BPS, BPS - fee)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 8:
-        value = int(value.strip())
+    if isinstance(value, str):
+        value = digits_int(value, max_digits=7)
     if isinstance(value, bool) or not isinstance(value, int) or not RATE_MIN_BPS <= value <= ceiling:
         raise ValidationFailed(
             _("The commission rate must be from %(low)s%% to %(high)s%%.")

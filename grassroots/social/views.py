@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from grassroots.catalog.selectors import products_listed
 from grassroots.core.errors import NotFound, ServiceError, ValidationFailed
+from grassroots.core.numbers import digits_int
 from grassroots.core.pagination import decode_cursor, paginate
 from grassroots.interactions.selectors import interactions_viewer_state
 from grassroots.notes.models import Note
@@ -233,7 +234,7 @@ def brand(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _target_id(request: HttpRequest) -> int | None:
     value = request.POST.get("target_id", "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+    return digits_int(value)
 
 
 @require_POST

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from grassroots.catalog.models import Sku
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import ValidationFailed
+from grassroots.core.numbers import digits_int
 from grassroots.merchants.models import Merchant
 from grassroots.orders.models import Order, OrderStatusChange
 
@@ -37,8 +38,8 @@ def orders_setting(name: str) -> int:
 
 def check_quantity(value: Any, *, field: str = "quantity") -> int:
     """A whole number from 1 to 99; anything else is a 422 `invalid_quantity`."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        value = digits_int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_QUANTITY:
         raise ValidationFailed(
             _("Quantity must be a whole number from 1 to %(max)s.") % {"max": MAX_QUANTITY},
@@ -49,8 +50,8 @@ def check_quantity(value: Any, *, field: str = "quantity") -> int:
 
 
 def check_id(value: Any, *, field: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        value = digits_int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < 2**63:
         raise ValidationFailed(_("Invalid id."), fields={field: "invalid"})
     return value

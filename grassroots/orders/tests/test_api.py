@@ -170,7 +170,7 @@ def test_the_checkout_response_is_what_reading_it_gives() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("quantity", [0, -1, 100000, "abc", 1.5, None, True])
+@pytest.mark.parametrize("quantity", [0, -1, 100000, "abc", 1.5, None, True, "\u00b2", "9" * 5000])
 def test_bad_quantities_are_422_and_write_nothing(quantity: Any) -> None:
     buyer = UserFactory()
     client = client_for(buyer)

@@ -372,6 +372,7 @@ def test_webhook_over_http_applies_a_signed_event_without_csrf(
         None,
         "",
         "t=abc,v1=00",
+        "t=\u00b2,v1=00",  # a digit to str.isdigit(), not to int()
         "v1=deadbeef",
         "forged",
     ],
