@@ -26,7 +26,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from grassroots.catalog.models import Category, Product, ProductImage, ProductRevision, ProductStatusChange, Sku
-from grassroots.catalog.stock import stock_adjust
+from grassroots.catalog.stock import stock_set
 from grassroots.catalog.workflow import product_refresh_denormalised
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -570,7 +570,7 @@ def _update_in_place(
                 position=position,
             )
             if spec.stock != sku.stock:
-                stock_adjust(sku_id=sku.pk, delta=spec.stock - sku.stock)
+                stock_set(sku_id=sku.pk, stock=spec.stock)
         # Withdrawn, never deleted: orders may point at a variant.
         Sku.objects.filter(product=product, is_active=True).exclude(code__in=[s.code for s in specs]).update(
             is_active=False
@@ -618,7 +618,7 @@ def _update_listed(
     payload: dict[str, Any] = {name: value for name, value in content.items() if getattr(product, name) != value}
     price_cuts: dict[int, int] = {}
     limits: dict[int, int] = {}
-    stock_deltas: dict[int, int] = {}
+    stock_targets: dict[int, int] = {}
     if specs is not None:
         if not specs:
             raise ValidationFailed(
@@ -639,7 +639,7 @@ def _update_listed(
                 if sku is None:
                     entry["stock"] = spec.stock
                 elif spec.stock != sku.stock:
-                    stock_deltas[sku.pk] = spec.stock - sku.stock
+                    stock_targets[sku.pk] = spec.stock
                 sku_payload.append(entry)
                 continue
             entry = {}
@@ -653,7 +653,7 @@ def _update_listed(
             if entry:
                 sku_payload.append({"code": spec.code, **entry})
             if spec.stock != sku.stock:
-                stock_deltas[sku.pk] = spec.stock - sku.stock
+                stock_targets[sku.pk] = spec.stock
             if spec.max_per_user != sku.max_per_user:
                 limits[sku.pk] = spec.max_per_user
         wanted = {spec.code for spec in specs}
@@ -732,12 +732,12 @@ def _update_listed(
         Sku.objects.filter(pk=sku_id).update(price_amount=price)
     for sku_id, limit in limits.items():
         Sku.objects.filter(pk=sku_id).update(max_per_user=limit)
-    for sku_id, delta in stock_deltas.items():
-        stock_adjust(sku_id=sku_id, delta=delta)
+    for sku_id, target in stock_targets.items():
+        stock_set(sku_id=sku_id, stock=target)
     if price_cuts:
         result.applied.append("price_amount")
         product_refresh_denormalised(product=product)
-    if stock_deltas:
+    if stock_targets:
         result.applied.append("stock")
     if limits:
         result.applied.append("max_per_user")
@@ -763,8 +763,8 @@ def product_image_remove(*, actor: Any, product: Product, image_id: int) -> Prod
 
 
 def sku_stock_set(*, actor: Any, sku: Sku, stock: int) -> Sku:
-    """Set a variant's free stock. Applied as a delta in one conditional UPDATE, so units that orders
-    reserve meanwhile are never overwritten and stock never goes below zero."""
+    """Set a variant's free stock (catalog.stock.stock_set: units held by orders are never touched,
+    and two identical edits at once set it once)."""
     if not _is_int(stock) or not 0 <= stock <= MAX_STOCK:
         raise ValidationFailed(
             _("Stock is a whole number, zero or more."),
@@ -776,7 +776,7 @@ def sku_stock_set(*, actor: Any, sku: Sku, stock: int) -> Sku:
         fresh = Sku.objects.filter(pk=sku.pk, product__merchant__memberships__user=actor).first()
     if fresh is None:
         raise NotFound(_("Variant not found."))
-    stock_adjust(sku_id=fresh.pk, delta=stock - fresh.stock)
+    stock_set(sku_id=fresh.pk, stock=stock)
     fresh.refresh_from_db()
     return fresh
 

@@ -21,7 +21,7 @@ reservations can never deadlock. On SQLite writers are serialised by the databas
 transactions), so no lock is needed. The other moves (release, commit, return) lock their rows in
 ascending id order first, then run the CASE UPDATE.
 
-stock + reserved + sold only changes through `stock_adjust` (a merchant restocking or writing off).
+stock + reserved + sold only changes through `stock_set` (a merchant stating how many free units there are).
 """
 
 # SQL here interpolates only table and column names from model metadata and %s placeholders.
@@ -197,15 +197,20 @@ def stock_return(*, lines: Mapping[int, int]) -> None:
     _move_held(lines, take="sold", give="stock")
 
 
-def stock_adjust(*, sku_id: int, delta: int) -> int:
-    """A merchant restocks (delta > 0) or writes off free units (delta < 0); returns the new stock.
+STOCK_SET_ATTEMPTS = 5
 
-    Only free stock can be written off: units held by orders are not the merchant's to remove.
+
+def stock_set(*, sku_id: int, stock: int) -> int:
+    """A merchant restocks or writes off: the SKU's free stock becomes `stock`; returns it.
+
+    Only free stock is set: units held by orders stay in `reserved` and `sold`. The write is a
+    compare-and-set against the value just read, retried when an order or another edit changed it
+    in between, so two identical edits at once set the stock once instead of adding the difference
+    twice. Raises DoesNotExist for a bad id, and Conflict (409 concurrent_change) if the row kept
+    changing for every attempt.
     """
-    query = Sku.objects.filter(pk=sku_id)
-    if delta < 0:
-        query = query.filter(stock__gte=-delta)
-    if delta and query.update(stock=F("stock") + delta) != 1:
-        stock = Sku.objects.values_list("stock", flat=True).get(pk=sku_id)  # DoesNotExist for a bad id
-        raise OutOfStock(_("Only free stock can be removed."), fields={str(sku_id): stock})
-    return int(Sku.objects.values_list("stock", flat=True).get(pk=sku_id))
+    for _attempt in range(STOCK_SET_ATTEMPTS):
+        current = Sku.objects.values_list("stock", flat=True).get(pk=sku_id)
+        if current == stock or Sku.objects.filter(pk=sku_id, stock=current).update(stock=stock) == 1:
+            return stock
+    raise Conflict(_("The stock changed while it was being saved; please try again."), code="concurrent_change")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,11 +13,11 @@ from grassroots.catalog.models import Product, Sku
 from grassroots.catalog.stock import (
     OutOfStock,
     StockInvariantBroken,
-    stock_adjust,
     stock_commit,
     stock_release,
     stock_reserve,
     stock_return,
+    stock_set,
     stock_shortages,
 )
 from grassroots.catalog.tests.factories import SkuFactory
@@ -76,21 +78,23 @@ def test_release_commit_and_return_move_only_what_is_held():
     assert counters(sku) == (8, 1, 1)
 
 
-def test_adjust_restocks_and_writes_off_only_free_stock():
+def test_set_restocks_and_writes_off_only_free_stock():
     sku = SkuFactory(stock=3)
     with transaction.atomic():
         stock_reserve(lines={sku.pk: 2})
 
-    assert stock_adjust(sku_id=sku.pk, delta=10) == 11
-    with pytest.raises(OutOfStock):
-        stock_adjust(sku_id=sku.pk, delta=-12)
-    assert stock_adjust(sku_id=sku.pk, delta=-11) == 0
+    assert stock_set(sku_id=sku.pk, stock=11) == 11
+    assert counters(sku) == (11, 2, 0)
+    assert stock_set(sku_id=sku.pk, stock=0) == 0
+    assert stock_set(sku_id=sku.pk, stock=0) == 0
     assert counters(sku) == (0, 2, 0)
+    with pytest.raises(Sku.DoesNotExist):
+        stock_set(sku_id=sku.pk + 1000, stock=1)
 
 
 operations = st.lists(
     st.tuples(
-        st.sampled_from(["reserve", "release", "commit", "return", "adjust"]),
+        st.sampled_from(["reserve", "release", "commit", "return", "set"]),
         st.integers(min_value=0, max_value=2),
         st.integers(min_value=-5, max_value=8),
     ),
@@ -108,16 +112,12 @@ def test_counters_never_go_negative_and_are_conserved(ops):
     total = 15
     for name, index, amount in ops:
         pk = skus[index].pk
-        if name == "adjust":
-            if amount == 0:
+        if name == "set":
+            if amount < 0:
                 continue
-            try:
-                stock_adjust(sku_id=pk, delta=amount)
-            except OutOfStock:
-                assert model[pk][0] < -amount
-                continue
-            model[pk][0] += amount
-            total += amount
+            assert stock_set(sku_id=pk, stock=amount) == amount
+            total += amount - model[pk][0]
+            model[pk][0] = amount
             continue
         if amount <= 0:
             continue
@@ -136,3 +136,35 @@ def test_counters_never_go_negative_and_are_conserved(ops):
     assert rows == model
     assert all(v >= 0 for row in rows.values() for v in row)
     assert sum(sum(row) for row in rows.values()) == total
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_identical_stock_edits_at_once_set_it_once():
+    """Each edit reads the stock, then writes: without the compare-and-set every one of them would
+    add the difference it computed from the same reading (0 -> 40 for four "set to 10")."""
+    sku = SkuFactory(stock=0)
+    with transaction.atomic():
+        stock_set(sku_id=sku.pk, stock=1)
+        stock_reserve(lines={sku.pk: 1})
+    edits = 4
+    barrier = threading.Barrier(edits)
+    errors: list[BaseException] = []
+
+    def edit() -> None:
+        try:
+            barrier.wait()
+            stock_set(sku_id=sku.pk, stock=10)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=edit) for _ in range(edits)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert counters(sku) == (10, 1, 0)
