@@ -311,7 +311,10 @@ def _refund_complete(*, refund: Refund) -> Refund:
     intent = refund.intent
     gateway = get_gateway(intent.provider)
     try:
-        provider_ref = gateway.refund(intent, refund.amount, idempotency_key=f"refund:{refund.pk}")
+        # The caller's key, not the row id: if the caller's transaction rolls back after the provider
+        # accepted the refund, the retry gets a new row (PostgreSQL does not reuse ids) but must send
+        # the provider the same key, or the buyer is refunded twice.
+        provider_ref = gateway.refund(intent, refund.amount, idempotency_key=f"refund:{refund.idempotency_key}")
     except GatewayError as exc:
         with transaction.atomic():
             if Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(

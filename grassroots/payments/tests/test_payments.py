@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
 from grassroots.accounts.tests.factories import UserFactory
@@ -534,6 +535,39 @@ def test_the_same_refund_key_returns_the_same_refund(captured: PaymentIntent) ->
     assert captured.amount_refunded == 300
     assert Refund.objects.count() == 1
     assert JournalEntry.objects.filter(kind="refund").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_refund_rolled_back_after_the_provider_accepted_it_is_retried_under_the_same_provider_key(
+    captured: PaymentIntent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    refund = SimulatedGateway.refund
+
+    def recording(self: SimulatedGateway, intent: PaymentIntent, amount: int, *, idempotency_key: str) -> str:
+        sent.append(idempotency_key)
+        return refund(self, intent, amount, idempotency_key=idempotency_key)
+
+    monkeypatch.setattr(SimulatedGateway, "refund", recording)
+
+    class CommitFailed(Exception):
+        pass
+
+    def refund_then_lose_the_transaction() -> None:
+        with transaction.atomic():
+            services.payment_refund(intent_id=captured.pk, amount=300, idempotency_key="aftersale:7", reason="")
+            raise CommitFailed  # the caller's transaction is lost after the provider call
+
+    with pytest.raises(CommitFailed):
+        refund_then_lose_the_transaction()
+    retried = services.payment_refund(intent_id=captured.pk, amount=300, idempotency_key="aftersale:7", reason="")
+
+    captured.refresh_from_db()
+    assert len(sent) == 2
+    assert sent[0] == sent[1]  # the provider sees one refund, asked twice
+    assert retried.status == Refund.Status.SUCCEEDED
+    assert captured.amount_refunded == 300
+    assert ledger_problems() == []
 
 
 @pytest.mark.django_db
