@@ -217,6 +217,8 @@ GRASSROOTS = {
     "SIGNUPS_PER_IP_PER_HOUR": int(os.environ.get("GRASSROOTS_SIGNUPS_PER_IP_PER_HOUR", "20")),
     "ORDER_PAYMENT_TIMEOUT_MINUTES": int(os.environ.get("GRASSROOTS_ORDER_PAYMENT_TIMEOUT_MINUTES", "30")),
     "ORDER_AUTO_COMPLETE_DAYS": int(os.environ.get("GRASSROOTS_ORDER_AUTO_COMPLETE_DAYS", "10")),
+    # A shipped order counts as received this many days after shipping if the buyer has not said so.
+    "ORDER_AUTO_RECEIVE_DAYS": int(os.environ.get("GRASSROOTS_ORDER_AUTO_RECEIVE_DAYS", "10")),
     # After-sale: days after delivery to request a return (set 14 for EU-style withdrawal).
     "RETURN_WINDOW_DAYS": int(os.environ.get("GRASSROOTS_RETURN_WINDOW_DAYS", "7")),
     # Refunds before shipping are approved and paid at once; False lets the merchant approve them.

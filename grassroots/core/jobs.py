@@ -20,7 +20,7 @@ class Job:
 JOBS: tuple[Job, ...] = (
     Job("expire_checkouts", timedelta(minutes=1), "unpaid checkouts past their window release their stock"),
     Job("refresh_discover", timedelta(minutes=5), "discover ranks notes by recent engagement"),
-    Job("complete_orders", timedelta(hours=1), "delivered orders complete after the configured days"),
+    Job("complete_orders", timedelta(hours=1), "unconfirmed parcels count as received, then orders complete"),
     Job("settle_commissions", timedelta(hours=1), "commissions whose return window closed become available"),
     Job("ledger_verify", timedelta(days=1), "every entry balances and cached balances equal the replay"),
 )

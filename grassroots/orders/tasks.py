@@ -31,4 +31,6 @@ def expire_checkouts(now: str | None = None) -> int:
 
 @task()
 def complete_orders(now: str | None = None) -> int:
-    return services.orders_auto_complete(now=_when(now))
+    """Shipped orders nobody confirmed count as received, then due delivered orders complete."""
+    received = services.orders_auto_receive(now=_when(now))
+    return received + services.orders_auto_complete(now=_when(now))

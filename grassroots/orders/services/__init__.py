@@ -49,6 +49,7 @@ from grassroots.orders.services.lifecycle import (
     order_ship,
     order_transition,
     orders_auto_complete,
+    orders_auto_receive,
 )
 from grassroots.orders.services.payment import CheckoutPayable, checkout_mark_paid, unapplied_payments_refund
 
@@ -85,6 +86,7 @@ __all__ = [
     "order_ship",
     "order_transition",
     "orders_auto_complete",
+    "orders_auto_receive",
     "orders_setting",
     "owned_address",
     "refund_only_auto_approve",

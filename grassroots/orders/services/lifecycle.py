@@ -96,6 +96,29 @@ def order_confirm_receipt(*, buyer: Any, order: Order) -> Order:
     return order_transition(order=order, action="deliver", actor=buyer)
 
 
+def orders_auto_receive(*, now: datetime | None = None, batch: int = 500) -> int:
+    """shipped -> delivered once ORDER_AUTO_RECEIVE_DAYS have passed since shipping and the buyer
+    has not confirmed receipt (nor opened a request); returns how many. Without it an order whose
+    buyer never confirms would never complete, and its commissions never settle. The return window
+    starts then, as if the buyer had confirmed. Idempotent."""
+    now = now or timezone.now()
+    days = orders_setting("ORDER_AUTO_RECEIVE_DAYS")
+    open_returns = ReturnRequest.objects.filter(order=OuterRef("pk"), status__in=RETURN_OPEN_STATUSES)
+    due = list(
+        Order.objects.filter(status=Order.Status.SHIPPED, shipped_at__lte=now - timedelta(days=days))
+        .exclude(Exists(open_returns))
+        .order_by("shipped_at")[:batch]
+    )
+    done = 0
+    for order in due:
+        try:
+            order_transition(order=order, action="deliver", actor=None, note="auto", now=now)
+        except InvalidTransition:
+            continue  # the buyer confirmed meanwhile
+        done += 1
+    return done
+
+
 def orders_auto_complete(*, now: datetime | None = None, batch: int = 500) -> int:
     """delivered -> completed once ORDER_AUTO_COMPLETE_DAYS and the return window have passed and
     no return is open; returns how many. Idempotent."""

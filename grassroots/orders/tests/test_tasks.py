@@ -81,3 +81,55 @@ def test_complete_task_and_command_complete_delivered_orders_after_the_window():
     assert "completed 1 orders" in out.getvalue()
     assert Order.objects.get().status == "completed"
     assert OrderStatusChange.objects.filter(action="complete").count() == 1
+
+
+def test_a_shipped_order_nobody_confirms_counts_as_received_after_the_configured_days(settings):
+    settings.GRASSROOTS = {**settings.GRASSROOTS, "ORDER_AUTO_RECEIVE_DAYS": 10}
+    buyer = UserFactory()
+    merchant = MerchantFactory()
+    address = AddressFactory(owner=buyer)
+    sku = SkuFactory(stock=5, product__merchant=merchant)
+    confirmed_by_buyer: list[int] = []
+    for _ in range(2):
+        checkout = services.checkout_place(buyer=buyer, address_id=address.pk, items=[(sku.pk, 1)])
+        services.checkout_mark_paid(checkout_id=checkout.pk, intent_id=checkout.pk)
+    silent, confirming = Order.objects.order_by("pk")
+    for order in (silent, confirming):
+        services.order_ship(actor=merchant.owner, order=order, carrier="SF", tracking_number="SF0001")
+    shipped_at = Order.objects.get(pk=silent.pk).shipped_at
+
+    assert services.orders_auto_receive(now=shipped_at + timedelta(days=9, hours=23)) == 0
+    services.order_confirm_receipt(buyer=buyer, order=confirming)
+    confirmed_by_buyer.append(confirming.pk)
+    later = shipped_at + timedelta(days=10, minutes=1)
+    assert services.orders_auto_receive(now=later) == 1
+    assert services.orders_auto_receive(now=later) == 0  # idempotent
+
+    silent.refresh_from_db()
+    assert (silent.status, silent.delivered_at) == ("delivered", later)
+    automatic = OrderStatusChange.objects.get(order=silent, action="deliver")
+    assert (automatic.actor_id, automatic.note) == (None, "auto")
+    assert OrderStatusChange.objects.get(order_id=confirmed_by_buyer[0], action="deliver").actor_id == buyer.pk
+    # The return window and completion count from then, as after a confirmation.
+    services.orders_auto_complete(now=later + timedelta(days=9))
+    assert Order.objects.get(pk=silent.pk).status == "delivered"
+    services.orders_auto_complete(now=later + timedelta(days=10, minutes=1))
+    assert Order.objects.get(pk=silent.pk).status == "completed"
+
+
+def test_the_periodic_job_receives_then_completes():
+    buyer = UserFactory()
+    merchant = MerchantFactory()
+    address = AddressFactory(owner=buyer)
+    sku = SkuFactory(stock=5, product__merchant=merchant)
+    checkout = services.checkout_place(buyer=buyer, address_id=address.pk, items=[(sku.pk, 1)])
+    services.checkout_mark_paid(checkout_id=checkout.pk, intent_id=7)
+    order = Order.objects.get()
+    services.order_ship(actor=merchant.owner, order=order, carrier="SF", tracking_number="SF0001")
+    Order.objects.filter(pk=order.pk).update(shipped_at=timezone.now() - timedelta(days=30))
+
+    out = StringIO()
+    call_command("complete_orders", stdout=out)
+
+    assert "received 1 orders" in out.getvalue()
+    assert Order.objects.get().status == "delivered"
