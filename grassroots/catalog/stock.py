@@ -213,4 +213,6 @@ def stock_set(*, sku_id: int, stock: int) -> int:
         current = Sku.objects.values_list("stock", flat=True).get(pk=sku_id)
         if current == stock or Sku.objects.filter(pk=sku_id, stock=current).update(stock=stock) == 1:
             return stock
-    raise Conflict(_("The stock changed while it was being saved; please try again."), code="concurrent_change")
+    raise Conflict(
+        _("The stock changed while it was being saved; please try again."), code="concurrent_change", transient=True
+    )

@@ -402,7 +402,9 @@ def refund_window_split(
 
 
 def _changed() -> Conflict:
-    return Conflict(_("This commission changed meanwhile; reload and try again."), code="commission_changed")
+    return Conflict(
+        _("This commission changed meanwhile; reload and try again."), code="commission_changed", transient=True
+    )
 
 
 def commission_refund_shares(*, refunds: Sequence[tuple[OrderLine, int]]) -> dict[int, RefundShare]:
@@ -540,7 +542,7 @@ def _decide(line: CommissionLine, *, target: str, actor: Any, now: datetime, **f
     ).update(status=target, decided_by=actor, decided_at=now, **fields)
     if moved != 1:
         raise InvalidTransition(
-            _("This commission changed meanwhile; reload and try again."), code="commission_changed"
+            _("This commission changed meanwhile; reload and try again."), code="commission_changed", transient=True
         )
 
 

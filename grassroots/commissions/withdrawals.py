@@ -373,7 +373,9 @@ def withdrawal_approve(*, actor: Any, withdrawal: Withdrawal, provider: PayoutPr
 
 
 def _in_flight_changed() -> Conflict:
-    return Conflict(_("The withdrawal changed meanwhile; reload and try again."), code="withdrawal_changed")
+    return Conflict(
+        _("The withdrawal changed meanwhile; reload and try again."), code="withdrawal_changed", transient=True
+    )
 
 
 def _pay_out(withdrawal_id: int, *, actor_id: int | None, provider: PayoutProvider) -> Withdrawal:

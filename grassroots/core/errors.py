@@ -11,6 +11,9 @@ from typing import Any
 class ServiceError(Exception):
     status: int = 400
     code: str = "bad_request"
+    # The request lost a race with another change ("changed meanwhile; reload and try again"): the
+    # same request sent again may well succeed, so an Idempotency-Key does not remember this answer.
+    transient: bool = False
 
     def __init__(
         self,
@@ -19,6 +22,7 @@ class ServiceError(Exception):
         code: str | None = None,
         status: int | None = None,
         fields: dict[str, Any] | None = None,
+        transient: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -26,6 +30,8 @@ class ServiceError(Exception):
             self.code = code
         if status is not None:
             self.status = status
+        if transient is not None:
+            self.transient = transient
         self.fields = fields or {}
 
     def as_dict(self) -> dict[str, Any]:

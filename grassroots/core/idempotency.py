@@ -131,8 +131,8 @@ def idempotent(
         raise
     except ServiceError as exc:
         # run() refused (not the claim itself: key reused, in progress). "In progress" from a nested
-        # call is transient, so it is not remembered either.
-        if isinstance(claimed, int) and exc.code != "idempotency_in_progress":
+        # call and a lost race ("changed meanwhile") are transient, so they are not remembered either.
+        if isinstance(claimed, int) and exc.code != "idempotency_in_progress" and not exc.transient:
             _remember_error(owner=owner, scope=scope, key=key, fingerprint=fingerprint, exc=exc)
         raise
     if isinstance(claimed, IdempotencyRecord):

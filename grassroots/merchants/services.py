@@ -222,7 +222,9 @@ def _transition(
         if Merchant.objects.filter(pk=merchant.pk, status=current).update(**updates) != 1:
             # Someone else moved it between our read and our write.
             MERCHANT_MACHINE.next_state(Merchant.objects.values_list("status", flat=True).get(pk=merchant.pk), action)
-            raise Conflict(_("The merchant changed meanwhile; reload and try again."), code="concurrent_change")
+            raise Conflict(
+                _("The merchant changed meanwhile; reload and try again."), code="concurrent_change", transient=True
+            )
         if on_success is not None:
             on_success()
         MerchantStatusChange.objects.create(

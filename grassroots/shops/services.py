@@ -202,7 +202,9 @@ def shop_status_set(*, shop: Shop, actor: Any, status: Any) -> Shop:
             raise NotFound(_("Shop not found."))
         if current != status:
             if Shop.objects.filter(pk=shop.pk, status=current).update(status=status) != 1:
-                raise Conflict(_("The shop changed meanwhile; reload and try again."), code="concurrent_change")
+                raise Conflict(
+                    _("The shop changed meanwhile; reload and try again."), code="concurrent_change", transient=True
+                )
             owner_id = shop.owner_id
             if status == Shop.Status.ACTIVE:
                 # Notes published or items added while the shop was not active got no label or card

@@ -156,6 +156,25 @@ def test_a_service_error_is_stored_and_raised_again_on_retry() -> None:
 
 
 @pytest.mark.django_db
+def test_a_lost_race_is_not_remembered_so_the_same_request_runs_again() -> None:
+    calls = []
+
+    def run() -> tuple[int, Any]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise Conflict("The order changed meanwhile.", code="order_changed", transient=True)
+        return 200, {"shipped": True}
+
+    with pytest.raises(Conflict):
+        idempotent(_request(), scope="s", body={}, run=run)
+    assert IdempotencyRecord.objects.count() == 0
+
+    assert idempotent(_request(), scope="s", body={}, run=run) == (200, {"shipped": True})
+    assert idempotent(_request(), scope="s", body={}, run=run) == (200, {"shipped": True})  # now replayed
+    assert len(calls) == 2
+
+
+@pytest.mark.django_db
 def test_work_done_before_a_service_error_is_rolled_back() -> None:
     def run() -> tuple[int, Any]:
         UserFactory(email="half@example.com")

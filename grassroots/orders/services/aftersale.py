@@ -234,7 +234,9 @@ def return_transition(
             status=target, updated_at=now, **fields
         )
         if moved != 1:
-            raise InvalidTransition(_("The return changed meanwhile; reload and try again."), code="return_changed")
+            raise InvalidTransition(
+                _("The return changed meanwhile; reload and try again."), code="return_changed", transient=True
+            )
         _audit(request, source=source, target=target, action=action, actor=actor, note=note)
     request.status = target
     for key, value in fields.items():
@@ -466,7 +468,9 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
             refunded_amount=F("refunded_amount") + amount,
         )
         if moved != 1:
-            raise Conflict(_("This item was refunded meanwhile; reload and try again."), code="refund_changed")
+            raise Conflict(
+                _("This item was refunded meanwhile; reload and try again."), code="refund_changed", transient=True
+            )
         return_line.refund_amount, return_line.platform_fee = amount, line_fee
         goods += amount
         fee += line_fee

@@ -34,7 +34,9 @@ def order_transition(
     with transaction.atomic():
         moved = Order.objects.filter(pk=order.pk, status=source).update(status=target, **fields)
         if moved != 1:
-            raise InvalidTransition(_("The order changed meanwhile; reload and try again."), code="order_changed")
+            raise InvalidTransition(
+                _("The order changed meanwhile; reload and try again."), code="order_changed", transient=True
+            )
         OrderStatusChange.objects.create(
             order=order, from_status=source, to_status=target, action=action, actor=actor, note=note[:255]
         )
