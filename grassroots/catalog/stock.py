@@ -164,12 +164,14 @@ def stock_reserve(*, lines: Mapping[int, int]) -> None:
         return
     sql, params = _reserve_sql(merged)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        matched = cursor.rowcount
-    if matched != len(merged):
-        # The rows that did match are changed in this transaction, but they are not short, so
-        # they are not reported; the caller's rollback undoes them.
-        raise OutOfStock(_("Some items are out of stock or short."), fields=stock_shortages(lines=merged))
+        cursor.execute(sql + " RETURNING id", params)
+        matched = {int(row[0]) for row in cursor.fetchall()}
+    if len(matched) != len(merged):
+        # Only the lines that did not match are short. The ones that did are already taken off in
+        # this transaction (the caller's rollback puts them back), so reading them now would
+        # wrongly show them short too.
+        short = {pk: quantity for pk, quantity in merged.items() if pk not in matched}
+        raise OutOfStock(_("Some items are out of stock or short."), fields=stock_shortages(lines=short))
 
 
 def _move_held(lines: Mapping[int, int], *, take: str, give: str) -> None:

@@ -168,3 +168,14 @@ def test_identical_stock_edits_at_once_set_it_once():
 
     assert errors == []
     assert counters(sku) == (10, 1, 0)
+
+
+def test_a_refused_reservation_reports_only_the_short_lines_with_what_is_free():
+    plenty, short = SkuFactory(stock=3), SkuFactory(stock=1)
+
+    with pytest.raises(OutOfStock) as refused, transaction.atomic():
+        stock_reserve(lines={plenty.pk: 2, short.pk: 2})
+
+    assert refused.value.fields == {str(short.pk): 1}
+    assert counters(plenty) == (3, 0, 0)
+    assert counters(short) == (1, 0, 0)
