@@ -93,9 +93,10 @@ def confirm_intent(request: HttpRequest, intent_id: int, payload: ConfirmIn) -> 
     return status, data
 
 
-@router.post("/webhooks/{provider}", auth=None, response={200: WebhookOut, 400: ErrorOut, 404: ErrorOut})
+@router.post("/webhooks/{provider}", auth=None, response={200: WebhookOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut})
 def webhook(request: HttpRequest, provider: str) -> WebhookOut:
     """Provider notifications, signed: `Grassroots-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
-    "<t>.<raw body>">`. A replayed event id is acknowledged and ignored."""
+    "<t>.<raw body>">`. A replayed event id is acknowledged and ignored. An event about a payment
+    attempt not known yet is a 409 `unknown_attempt` and is not recorded: deliver it again later."""
     event, replayed = services.webhook_receive(provider=provider[:30], headers=request.headers, body=request.body)
     return WebhookOut(event_id=event.event_id, replayed=replayed, result=event.result)

@@ -185,7 +185,8 @@ def payment_intents_close_unpaid(*, kind: str, payable_id: int, actor_id: int | 
 
 def webhook_receive(*, provider: str, headers: Mapping[str, str], body: bytes) -> tuple[WebhookEvent, bool]:
     """Verify, record once, apply. Returns (event, replayed). Everything happens in one
-    transaction: if applying fails, the event is not recorded and the provider's retry applies it."""
+    transaction: if applying fails (409 `unknown_attempt` for an attempt not stored yet), the event
+    is not recorded and the provider's retry applies it."""
     gateway = get_gateway(provider)
     event = gateway.verify_webhook(headers, body)
     with transaction.atomic():
@@ -211,8 +212,13 @@ def _apply_event(*, provider: str, event_type: str, event: Any) -> str:
         .first()
     )
     if attempt is None:
+        # Possibly early: a provider may deliver before the transaction that stored the attempt has
+        # committed. The event is not recorded (this rolls back) and the 409 makes the provider
+        # deliver it again later, when it applies.
         logger.warning("payments: %s event %s names unknown attempt %r", provider, event.event_id, event.provider_ref)
-        return "unknown_attempt"
+        raise Conflict(
+            _("This event names a payment attempt not known yet; deliver it again later."), code="unknown_attempt"
+        )
     intent = attempt.intent
     handler = get_payable(intent.payable_kind)
     if event_type == EVENT_SUCCEEDED:

@@ -352,6 +352,24 @@ def _assert_nothing_applied(attempt: PaymentAttempt, payables: FakePayables) -> 
 
 
 @pytest.mark.django_db
+def test_an_event_that_arrives_before_its_attempt_is_stored_is_applied_on_redelivery(
+    processing: PaymentAttempt, payables: FakePayables
+) -> None:
+    body = _event_body(processing)
+    provider_ref = processing.provider_ref
+    PaymentAttempt.objects.filter(pk=processing.pk).update(provider_ref="sim_not_committed_yet")
+
+    early = _post_webhook(body, sign_webhook(body))
+
+    assert (early.status_code, early.json()["code"]) == (409, "unknown_attempt")
+    _assert_nothing_applied(processing, payables)
+    PaymentAttempt.objects.filter(pk=processing.pk).update(provider_ref=provider_ref)  # the attempt commits
+    again = _post_webhook(body, sign_webhook(body))
+    assert (again.status_code, again.json()["result"], again.json()["replayed"]) == (200, "captured", False)
+    assert len(payables.captured) == 1
+
+
+@pytest.mark.django_db
 def test_webhook_over_http_applies_a_signed_event_without_csrf(
     processing: PaymentAttempt, payables: FakePayables
 ) -> None:
