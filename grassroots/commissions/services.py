@@ -533,6 +533,12 @@ def _held_line(line: CommissionLine | int) -> CommissionLine:
     return found
 
 
+def _not_own_line(line: CommissionLine, *, actor: Any) -> None:
+    """A curator who earns from a held line (its shopkeeper or their inviter) may not decide it."""
+    if actor.pk in (line.shopkeeper_id, line.override_beneficiary_id):
+        raise PermissionDenied(_("Another curator must review a commission you earn from."), code="own_commission")
+
+
 def _decide(line: CommissionLine, *, target: str, actor: Any, now: datetime, **fields: Any) -> None:
     moved = CommissionLine.objects.filter(
         pk=line.pk,
@@ -553,6 +559,7 @@ def commission_release(*, line: CommissionLine | int, actor: Any, now: datetime 
     now = now or timezone.now()
     with transaction.atomic():
         found = _held_line(line)
+        _not_own_line(found, actor=actor)
         _decide(found, target=CommissionLine.Status.PENDING, actor=actor, now=now)
         postings: list[PostingSpec] = []
         for user_id, amount in _remaining_parts(found):
@@ -581,6 +588,7 @@ def commission_reject(*, line: CommissionLine | int, actor: Any, now: datetime |
     now = now or timezone.now()
     with transaction.atomic():
         found = _held_line(line)
+        _not_own_line(found, actor=actor)
         commission_left = found.commission_amount - found.commission_reversed
         override_left = found.override_amount - found.override_reversed
         _decide(

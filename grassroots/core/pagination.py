@@ -7,7 +7,9 @@ import binascii
 import json
 from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, Q, QuerySet
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from grassroots.core.errors import ValidationFailed
@@ -24,11 +26,26 @@ def decode_cursor(cursor: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):  # "[[[[..." nests too deep
         raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"}) from None
     if not isinstance(values, list):
         raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
     return values
+
+
+def check_time_cursor(cursor: str | None) -> None:
+    """A (-moment, -id) style cursor must hold a date-time and an id; anything else is a 422,
+    never a database error."""
+    if not cursor:
+        return
+    values = decode_cursor(cursor)
+    try:
+        moment = parse_datetime(values[0]) if len(values) == 2 and isinstance(values[0], str) else None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        moment = None
+    identifier = values[1] if len(values) == 2 else None
+    if moment is None or not isinstance(identifier, int) or isinstance(identifier, bool) or not 0 <= identifier < 2**63:
+        raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
 
 
 def paginate[M: Model](
@@ -45,8 +62,9 @@ def paginate[M: Model](
     queryset = queryset.order_by(*order)
     if cursor:
         values = decode_cursor(cursor)
+        invalid = ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
         if len(values) != len(order):
-            raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
+            raise invalid
         condition = Q()
         equal = Q()
         for field_spec, value in zip(order, values, strict=True):
@@ -54,7 +72,10 @@ def paginate[M: Model](
             op = "lt" if field_spec.startswith("-") else "gt"
             condition |= equal & Q(**{f"{name}__{op}": value})
             equal &= Q(**{name: value})
-        queryset = queryset.filter(condition)
+        try:  # a forged cursor's values are checked by the fields here ("a" for an id, 1e999, null)
+            queryset = queryset.filter(condition)
+        except (ValueError, TypeError, OverflowError, DjangoValidationError) as exc:
+            raise invalid from exc
     items = list(queryset[: limit + 1])
     next_cursor = None
     if len(items) > limit:

@@ -37,6 +37,7 @@ MAX_NOTES = 5000
 MAX_REPORT_DESCRIPTION = 2000
 REPORTS_PER_HOUR = 10
 STAGE_CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+MAX_STAGE_POSITION = 1_000_000  # the column is a 32-bit integer
 
 
 def _require_curator(user: Any) -> None:
@@ -116,8 +117,8 @@ def stage_create(
             fields={"code": "invalid"},
         )
     fields = _stage_fields(name_en=name_en, name_zh=name_zh, description=description)
-    if position is not None and position < 0:
-        raise ValidationFailed(_("The position cannot be negative."), fields={"position": "negative"})
+    if position is not None:
+        _check_position(position)
     try:
         with transaction.atomic():
             if position is None:
@@ -125,6 +126,15 @@ def stage_create(
             return ScreeningStage.objects.create(code=code, position=position, **fields)
     except IntegrityError:
         raise Conflict(_("A stage with this code exists."), code="stage_code_taken", fields={"code": "taken"}) from None
+
+
+def _check_position(position: int) -> None:
+    if position < 0:
+        raise ValidationFailed(_("The position cannot be negative."), fields={"position": "negative"})
+    if position > MAX_STAGE_POSITION:
+        raise ValidationFailed(
+            _("The position can be at most %(max)s.") % {"max": MAX_STAGE_POSITION}, fields={"position": "too_large"}
+        )
 
 
 def stage_update(
@@ -141,8 +151,7 @@ def stage_update(
     _require_curator(actor)
     fields: dict[str, Any] = _stage_fields(name_en=name_en, name_zh=name_zh, description=description)
     if position is not None:
-        if position < 0:
-            raise ValidationFailed(_("The position cannot be negative."), fields={"position": "negative"})
+        _check_position(position)
         fields["position"] = position
     with transaction.atomic():
         if is_active is not None:

@@ -11,10 +11,9 @@ from django.utils.translation import gettext as _
 
 from grassroots.catalog.models import ProductImage
 from grassroots.core.errors import NotFound
-from grassroots.core.pagination import paginate
+from grassroots.core.pagination import check_time_cursor, paginate
 from grassroots.merchants.models import MerchantMember
 from grassroots.messaging.models import Conversation, Message, Side
-from grassroots.notifications.selectors import check_time_cursor
 
 
 def _my_merchants(user_id: int) -> QuerySet[MerchantMember, Any]:

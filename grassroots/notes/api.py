@@ -20,7 +20,7 @@ from grassroots.core.api_auth import optional_auth
 from grassroots.core.api_schemas import error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.errors import NotFound, ValidationFailed
-from grassroots.core.pagination import decode_cursor, paginate
+from grassroots.core.pagination import check_time_cursor, paginate
 from grassroots.notes import selectors, services
 from grassroots.notes.models import Note
 from grassroots.notes.selectors import NOTE_ORDER
@@ -166,13 +166,6 @@ def _limit(limit: int | None) -> int:
     return int(gr_setting("API_PAGE_SIZE")) if limit is None else limit
 
 
-def _check_cursor(cursor: str | None) -> None:
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 2 or not isinstance(values[1], int) or not isinstance(values[0], str):
-            raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
-
-
 def _form_payload(request: HttpRequest) -> dict[str, Any]:
     """A multipart/form-data or JSON body as one dict (the multipart form of note_create)."""
     content_type = request.content_type or ""
@@ -189,7 +182,7 @@ def _form_payload(request: HttpRequest) -> dict[str, Any]:
         }
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationFailed(_("The request is not valid JSON."), code="invalid_json") from None
     if not isinstance(data, dict):
         raise ValidationFailed(_("The request is not valid JSON."), code="invalid_json")
@@ -240,10 +233,7 @@ def note_create(request: HttpRequest) -> tuple[int, NoteOut]:
 @router.get("/drafts", response={200: NotePage, **ERRORS})
 def drafts(request: HttpRequest, cursor: str | None = None, limit: int | None = None) -> NotePage:
     """My drafts, last edited first."""
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 2 or not isinstance(values[1], int):
-            raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
+    check_time_cursor(cursor)
     notes, next_cursor = paginate(
         selectors.notes_drafts(user=request.user), cursor=cursor, limit=_limit(limit), order=("-updated_at", "-id")
     )
@@ -257,7 +247,7 @@ def by_author(request: HttpRequest, handle: str, cursor: str | None = None, limi
     """A member's published notes, newest first (404 for an unknown member)."""
     from grassroots.accounts.models import User
 
-    _check_cursor(cursor)
+    check_time_cursor(cursor)
     author_id = User.objects.filter(handle=handle.lower()[:40], is_active=True).values_list("pk", flat=True).first()
     if author_id is None:
         raise NotFound(_("Member not found."))

@@ -9,12 +9,10 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from grassroots.core.errors import ValidationFailed
 from grassroots.core.money import format_minor
-from grassroots.core.pagination import decode_cursor, paginate
+from grassroots.core.pagination import check_time_cursor, paginate
 from grassroots.notifications.models import Notification, NotificationKind, NotificationPreference
 
 # Members cannot switch these off: authors must always learn why their content was moderated.
@@ -210,21 +208,3 @@ def notification_text(notification: Notification) -> str:
     if kind == NotificationKind.REPORT_OUTCOME:
         return _report_outcome_text(data)
     return _("You have a new notification")
-
-
-def check_time_cursor(cursor: str | None) -> None:
-    """A (-created_at, -id) style cursor must hold a date-time and an id; anything else is a 422,
-    never a database error."""
-    if not cursor:
-        return
-    values = decode_cursor(cursor)
-    ok = (
-        len(values) == 2
-        and isinstance(values[0], str)
-        and parse_datetime(values[0]) is not None
-        and isinstance(values[1], int)
-        and not isinstance(values[1], bool)
-        and 0 <= values[1] < 2**63
-    )
-    if not ok:
-        raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})

@@ -9,12 +9,14 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from grassroots.accounts.models import User
 from grassroots.accounts.tests.factories import CuratorFactory, UserFactory
 from grassroots.commissions.models import CommissionLine, CommissionSettlement
 from grassroots.commissions.services import (
@@ -425,9 +427,16 @@ def test_held_lines_wait_for_release_before_they_settle(django_capture_on_commit
     assert commissions_settle_due(now=timezone.now()) == SettlementResult()
     assert balances(keeper) == owed(held=2000)
 
-    # A shopkeeper cannot release their own line
+    # A shopkeeper cannot release their own line, nor their inviter, even as curators
     with pytest.raises(PermissionDenied):
         commission_release(line=CommissionLine.objects.get().pk, actor=keeper)
+    for earner in (keeper, inviter):
+        earner.user_permissions.add(Permission.objects.get(codename="curator", content_type__app_label="accounts"))
+        earner = User.objects.get(pk=earner.pk)  # a fresh permission cache
+        for decide in (commission_release, commission_reject):
+            with pytest.raises(PermissionDenied) as own:
+                decide(line=CommissionLine.objects.get().pk, actor=earner)
+            assert own.value.code == "own_commission"
     assert CommissionLine.objects.get().status == "held"
 
     curator = CuratorFactory()
