@@ -34,8 +34,9 @@ PLATFORM_FEE_BPS); other lines are left unattributed and counted as `skipped`, s
 moved on a line booked under other rules. Settlement then treats the new commission lines like any
 other (`commissions_settle_due`).
 
-Concurrency: lines are only written where the snapshot is still empty and commission lines are
-unique per order line, so a concurrent run or capture cannot book a line twice; ledger accounts are
+Concurrency: lines are only written where the snapshot is still empty, nothing is refunded and the
+fee is still the one the run chose them with (a refund committed meanwhile leaves its line out), and
+commission lines are unique per order line, so a concurrent run or capture cannot book a line twice; ledger accounts are
 locked in the ledger's order. `shard=(i, n)` restricts a run to the orders whose id is i modulo n,
 so n runs can share the work (each its own transaction).
 
@@ -77,6 +78,7 @@ SESSION = ("SET LOCAL work_mem = '512MB'", "SET LOCAL jit = off", "SET CONSTRAIN
 LINE_TABLE = "commissions_backlog_line"
 ATTR_TABLE = "commissions_backlog_attr"
 BOOKED_TABLE = "commissions_backlog_booked"
+WRITTEN_TABLE = "commissions_backlog_written"
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,14 +272,29 @@ def attribution_table_create(cursor: Any, *, table: str, line_filter: str, rules
 
 
 # The snapshot and the platform fee after commission onto the lines, as checkout and capture set them.
+# The candidates were chosen when the run began: a line refunded since (the refund then reversed no
+# commission, as there was none) or whose fee changed (platform0 is the fee it was chosen with) is left
+# alone, re-checked on the row it locks
+# (PostgreSQL re-evaluates these conditions on the latest version of a row another transaction
+# changed), and only the lines written here get a commission line.
 WRITE_LINES = f"""
-    UPDATE orders_orderline AS l
-    SET attribution_rule = a.rule, attributed_shop_id = a.shop_id, attributed_shopkeeper_id = a.shopkeeper_id,
-        attribution_click_id = a.click_id, commission_rate_bps = a.rate_bps, attribution_held = a.held,
-        attribution_hold_reason = a.hold_reason,
-        platform_fee = CASE WHEN a.earns THEN a.platform1 ELSE l.platform_fee END
-    FROM {ATTR_TABLE} AS a
-    WHERE l.id = a.line_id AND a.consistent AND l.attribution_rule = ''
+    WITH written AS (
+        UPDATE orders_orderline AS l
+        SET attribution_rule = a.rule, attributed_shop_id = a.shop_id, attributed_shopkeeper_id = a.shopkeeper_id,
+            attribution_click_id = a.click_id, commission_rate_bps = a.rate_bps, attribution_held = a.held,
+            attribution_hold_reason = a.hold_reason,
+            platform_fee = CASE WHEN a.earns THEN a.platform1 ELSE l.platform_fee END
+        FROM {ATTR_TABLE} AS a
+        WHERE l.id = a.line_id AND a.consistent AND l.attribution_rule = '' AND l.refunded_quantity = 0
+          AND l.platform_fee = a.platform0
+        RETURNING l.id
+    )
+    INSERT INTO {WRITTEN_TABLE} SELECT id FROM written
+"""
+# Lines the run chose but did not write are skipped like inconsistent ones: no commission line.
+UNWRITTEN_SKIPPED = f"""
+    UPDATE {ATTR_TABLE} AS a SET consistent = false
+    WHERE a.consistent AND NOT EXISTS (SELECT 1 FROM {WRITTEN_TABLE} AS w WHERE w.id = a.line_id)
 """
 # CommissionLine rows; the ones actually inserted (a concurrent run may have booked a line) are kept
 # with what they move, for the orders' fee and the ledger.
@@ -369,13 +386,15 @@ def commissions_attribute_backlog(
 
         for statement in SESSION:
             cursor.execute(statement)
-        cursor.execute(f"DROP TABLE IF EXISTS {LINE_TABLE}, {ATTR_TABLE}, {BOOKED_TABLE}")
+        cursor.execute(f"DROP TABLE IF EXISTS {LINE_TABLE}, {ATTR_TABLE}, {BOOKED_TABLE}, {WRITTEN_TABLE}")
         start = time.perf_counter()
         attribution_table_create(cursor, table=ATTR_TABLE, line_filter=candidate_filter(shard=shard), rules=rules)
         result.seconds["attribution"] = time.perf_counter() - start
         cursor.execute(f"SELECT count(*) FILTER (WHERE NOT consistent) FROM {ATTR_TABLE}")
         result.skipped = int(cursor.fetchone()[0])
+        cursor.execute(f"CREATE TEMP TABLE {WRITTEN_TABLE} (id bigint)")
         result.lines = step("order lines", WRITE_LINES)
+        result.skipped += step("order lines", UNWRITTEN_SKIPPED)
         cursor.execute(
             f"""CREATE TEMP TABLE {BOOKED_TABLE} (order_line_id bigint, order_id bigint, shopkeeper_id bigint,
                 inviter_id bigint, held boolean, merchant_id bigint, currency varchar(3), d_merchant bigint,
@@ -401,5 +420,5 @@ def commissions_attribute_backlog(
         journal_entries_post_many(entries=entries)
         result.entries = len(entries)
         result.seconds["ledger"] = time.perf_counter() - start
-        cursor.execute(f"DROP TABLE {LINE_TABLE}, {ATTR_TABLE}, {BOOKED_TABLE}")
+        cursor.execute(f"DROP TABLE {LINE_TABLE}, {ATTR_TABLE}, {BOOKED_TABLE}, {WRITTEN_TABLE}")
     return result

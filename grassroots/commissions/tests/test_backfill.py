@@ -181,3 +181,28 @@ def test_shards_share_the_work_and_the_command_reports_it(django_capture_on_comm
     assert "attributed" in capsys.readouterr().out
     assert CommissionLine.objects.filter(order__in=data["orders"].values()).count() == 6
     assert ledger_problems() == []
+
+
+@postgresql_only
+def test_a_line_refunded_after_the_run_chose_it_gets_no_commission(django_capture_on_commit_callbacks, monkeypatch):
+    """The run chooses its lines first and writes them after a long attribution query; a refund that
+    commits in between (it reversed no commission: there was none) must leave that line alone."""
+    from grassroots.commissions import backfill
+
+    data = backlog(django_capture_on_commit_callbacks)
+    refunded = OrderLine.objects.filter(order=data["orders"]["clicker"], quantity=2).get()
+    choose = backfill.attribution_table_create
+
+    def choose_then_refund(cursor: Any, **kwargs: Any) -> None:
+        choose(cursor, **kwargs)
+        OrderLine.objects.filter(pk=refunded.pk).update(refunded_quantity=1)  # what the refund commits
+
+    monkeypatch.setattr(backfill, "attribution_table_create", choose_then_refund)
+
+    result = commissions_attribute_backlog()
+
+    assert (result.lines, result.skipped) == (11, 1)
+    refunded.refresh_from_db()
+    assert refunded.attribution_rule == ""
+    assert not CommissionLine.objects.filter(order_line=refunded).exists()
+    assert ledger_problems() == []
