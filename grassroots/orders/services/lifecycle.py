@@ -98,27 +98,36 @@ def order_confirm_receipt(*, buyer: Any, order: Order) -> Order:
     return order_transition(order=order, action="deliver", actor=buyer)
 
 
+def _orders_auto_move(*, status: str, stamp: str, cutoff: datetime, action: str, now: datetime, batch: int) -> int:
+    """Move the orders in `status` whose `stamp` is at or before `cutoff` and that have no open
+    request, oldest first, by `action` as the platform (audit note "auto"); returns how many. One
+    that someone moved meanwhile (the buyer confirmed, a return was opened) is skipped."""
+    open_returns = ReturnRequest.objects.filter(order=OuterRef("pk"), status__in=RETURN_OPEN_STATUSES)
+    due = list(
+        Order.objects.filter(status=status, **{f"{stamp}__lte": cutoff})
+        .exclude(Exists(open_returns))
+        .order_by(stamp)[:batch]
+    )
+    done = 0
+    for order in due:
+        try:
+            order_transition(order=order, action=action, actor=None, note="auto", now=now)
+        except InvalidTransition:
+            continue
+        done += 1
+    return done
+
+
 def orders_auto_receive(*, now: datetime | None = None, batch: int = 500) -> int:
     """shipped -> delivered once ORDER_AUTO_RECEIVE_DAYS have passed since shipping and the buyer
     has not confirmed receipt (nor opened a request); returns how many. Without it an order whose
     buyer never confirms would never complete, and its commissions never settle. The return window
     starts then, as if the buyer had confirmed. Idempotent."""
     now = now or timezone.now()
-    days = orders_setting("ORDER_AUTO_RECEIVE_DAYS")
-    open_returns = ReturnRequest.objects.filter(order=OuterRef("pk"), status__in=RETURN_OPEN_STATUSES)
-    due = list(
-        Order.objects.filter(status=Order.Status.SHIPPED, shipped_at__lte=now - timedelta(days=days))
-        .exclude(Exists(open_returns))
-        .order_by("shipped_at")[:batch]
+    cutoff = now - timedelta(days=orders_setting("ORDER_AUTO_RECEIVE_DAYS"))
+    return _orders_auto_move(
+        status=Order.Status.SHIPPED, stamp="shipped_at", cutoff=cutoff, action="deliver", now=now, batch=batch
     )
-    done = 0
-    for order in due:
-        try:
-            order_transition(order=order, action="deliver", actor=None, note="auto", now=now)
-        except InvalidTransition:
-            continue  # the buyer confirmed meanwhile
-        done += 1
-    return done
 
 
 def orders_auto_complete(*, now: datetime | None = None, batch: int = 500) -> int:
@@ -127,19 +136,7 @@ def orders_auto_complete(*, now: datetime | None = None, batch: int = 500) -> in
     from grassroots.orders.services.aftersale import return_window_days  # it imports this module
 
     now = now or timezone.now()
-    days = max(orders_setting("ORDER_AUTO_COMPLETE_DAYS"), return_window_days())
-    cutoff = now - timedelta(days=days)
-    open_returns = ReturnRequest.objects.filter(order=OuterRef("pk"), status__in=RETURN_OPEN_STATUSES)
-    due = list(
-        Order.objects.filter(status=Order.Status.DELIVERED, delivered_at__lte=cutoff)
-        .exclude(Exists(open_returns))
-        .order_by("delivered_at")[:batch]
+    cutoff = now - timedelta(days=max(orders_setting("ORDER_AUTO_COMPLETE_DAYS"), return_window_days()))
+    return _orders_auto_move(
+        status=Order.Status.DELIVERED, stamp="delivered_at", cutoff=cutoff, action="complete", now=now, batch=batch
     )
-    done = 0
-    for order in due:
-        try:
-            order_transition(order=order, action="complete", actor=None, note="auto", now=now)
-        except InvalidTransition:
-            continue  # moved by someone else meanwhile (e.g. a return was opened)
-        done += 1
-    return done

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -61,15 +62,23 @@ def test_expire_one_checkout_task_waits_for_the_window():
     assert Checkout.objects.get().status == "expired"
 
 
-def test_complete_task_and_command_complete_delivered_orders_after_the_window():
+def _shipped_orders(count: int = 1) -> tuple[Any, list[Order]]:
+    """(buyer, orders): `count` paid orders of one buyer, each shipped."""
     buyer = UserFactory()
     merchant = MerchantFactory()
     address = AddressFactory(owner=buyer)
     sku = SkuFactory(stock=5, product__merchant=merchant)
-    checkout = services.checkout_place(buyer=buyer, address_id=address.pk, items=[(sku.pk, 1)])
-    services.checkout_mark_paid(checkout_id=checkout.pk, intent_id=42)
-    order = Order.objects.get()
-    services.order_ship(actor=merchant.owner, order=order, carrier="SF", tracking_number="SF0001")
+    for _ in range(count):
+        checkout = services.checkout_place(buyer=buyer, address_id=address.pk, items=[(sku.pk, 1)])
+        services.checkout_mark_paid(checkout_id=checkout.pk, intent_id=checkout.pk)
+    orders = list(Order.objects.order_by("pk"))
+    for order in orders:
+        services.order_ship(actor=merchant.owner, order=order, carrier="SF", tracking_number="SF0001")
+    return buyer, orders
+
+
+def test_complete_task_and_command_complete_delivered_orders_after_the_window():
+    buyer, (order,) = _shipped_orders()
     services.order_confirm_receipt(buyer=buyer, order=order)
 
     assert tasks.complete_orders.enqueue().return_value == 0
@@ -85,17 +94,8 @@ def test_complete_task_and_command_complete_delivered_orders_after_the_window():
 
 def test_a_shipped_order_nobody_confirms_counts_as_received_after_the_configured_days(settings):
     settings.GRASSROOTS = {**settings.GRASSROOTS, "ORDER_AUTO_RECEIVE_DAYS": 10}
-    buyer = UserFactory()
-    merchant = MerchantFactory()
-    address = AddressFactory(owner=buyer)
-    sku = SkuFactory(stock=5, product__merchant=merchant)
+    buyer, (silent, confirming) = _shipped_orders(2)
     confirmed_by_buyer: list[int] = []
-    for _ in range(2):
-        checkout = services.checkout_place(buyer=buyer, address_id=address.pk, items=[(sku.pk, 1)])
-        services.checkout_mark_paid(checkout_id=checkout.pk, intent_id=checkout.pk)
-    silent, confirming = Order.objects.order_by("pk")
-    for order in (silent, confirming):
-        services.order_ship(actor=merchant.owner, order=order, carrier="SF", tracking_number="SF0001")
     shipped_at = Order.objects.get(pk=silent.pk).shipped_at
 
     assert services.orders_auto_receive(now=shipped_at + timedelta(days=9, hours=23)) == 0
@@ -118,14 +118,7 @@ def test_a_shipped_order_nobody_confirms_counts_as_received_after_the_configured
 
 
 def test_the_periodic_job_receives_then_completes():
-    buyer = UserFactory()
-    merchant = MerchantFactory()
-    address = AddressFactory(owner=buyer)
-    sku = SkuFactory(stock=5, product__merchant=merchant)
-    checkout = services.checkout_place(buyer=buyer, address_id=address.pk, items=[(sku.pk, 1)])
-    services.checkout_mark_paid(checkout_id=checkout.pk, intent_id=7)
-    order = Order.objects.get()
-    services.order_ship(actor=merchant.owner, order=order, carrier="SF", tracking_number="SF0001")
+    _buyer, (order,) = _shipped_orders()
     Order.objects.filter(pk=order.pk).update(shipped_at=timezone.now() - timedelta(days=30))
 
     out = StringIO()
