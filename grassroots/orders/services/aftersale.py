@@ -455,12 +455,14 @@ def _refund(*, request: ReturnRequest, order: Order, actor: Any, now: datetime) 
         subsidy += line_refund_subsidy(line, already=line.refunded_quantity, quantity=return_line.quantity)
         if line.pk in shares:
             line_fee = shares[line.pk].platform
-        # Conditional on the counters we split from: a concurrent refund of the line makes this
-        # one fail rather than give back the same units twice.
+        # Conditional on the counters and the fee we split from: a concurrent refund of the line, or
+        # a backlog run that booked its commission meanwhile (it changes the fee), makes this one
+        # fail rather than give back the same units twice or miss the commission.
         moved = OrderLine.objects.filter(
             pk=line.pk,
             refunded_quantity=line.refunded_quantity,
             refunded_amount=line.refunded_amount,
+            platform_fee=line.platform_fee,
             refunded_quantity__lte=line.quantity - return_line.quantity,
             refunded_amount__lte=line.paid_amount - amount,
         ).update(

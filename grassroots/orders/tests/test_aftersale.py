@@ -236,6 +236,34 @@ def test_partial_refund_of_one_of_two_units_keeps_the_order_and_the_shipping(
     assert ledger_problems() == []
 
 
+def test_a_refund_split_from_a_line_whose_fee_changed_meanwhile_is_a_409_and_writes_nothing(
+    django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refund splits from the line as it read it; if a backlog run booked the line's commission
+    (and so changed its fee) before the refund's own write, the refund must not go on with the old
+    split, which would leave that commission unreversed."""
+    from grassroots.orders.services import aftersale
+
+    order, [sku] = paid_order(django_capture_on_commit_callbacks)
+    line = line_of(order)
+    split = aftersale.commission_refund_shares
+
+    def split_then_backlog_books(**kwargs: Any) -> Any:
+        shares = split(**kwargs)
+        OrderLine.objects.filter(pk=line.pk).update(platform_fee=line.platform_fee - 100)  # committed meanwhile
+        return shares
+
+    monkeypatch.setattr(aftersale, "commission_refund_shares", split_then_backlog_books)
+    before = snapshot()
+
+    with pytest.raises(Conflict) as refused:
+        services.return_request_create(buyer=order.buyer, order_id=order.pk, kind="refund_only", lines=[(line.pk, 1)])
+
+    assert refused.value.code == "refund_changed"
+    assert snapshot() == before
+    assert counters(sku) == (8, 0, 2)
+
+
 def test_odd_amounts_refund_exactly_over_three_partial_refunds(django_capture_on_commit_callbacks: Any) -> None:
     # 3 x 33.33 = 99.99, fee 5% = 5.00; no shipping
     order, _skus = paid_order(django_capture_on_commit_callbacks, lines=((3333, 3),), shipping_fee=0)
