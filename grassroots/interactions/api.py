@@ -18,6 +18,7 @@ from ninja import Router, Schema
 from grassroots.core.api_auth import optional_auth
 from grassroots.core.api_schemas import error_responses
 from grassroots.core.errors import ValidationFailed
+from grassroots.core.numbers import digits_int
 from grassroots.interactions import selectors, services
 from grassroots.interactions.models import Collection, CollectionItem, Comment
 from grassroots.notes.models import Note
@@ -84,10 +85,11 @@ class ViewerStateOut(Schema):
 @router.get("/state", response={200: list[ViewerStateOut], **ERRORS}, auth=optional_auth)
 def viewer_state(request: HttpRequest, note_ids: str) -> list[ViewerStateOut]:
     """Whether I liked / collected each note; `note_ids` is a comma-separated list (at most 100)."""
-    try:
-        ids = [int(part) for part in note_ids.split(",") if part.strip()]
-    except ValueError:
-        raise ValidationFailed(_("note_ids must be integers."), fields={"note_ids": "invalid"}) from None
+    parts = [part for part in note_ids.split(",") if part.strip()]
+    parsed = [digits_int(part) for part in parts[: MAX_STATE_NOTES + 1]]
+    ids = [value for value in parsed if value is not None]
+    if len(ids) != len(parsed):
+        raise ValidationFailed(_("note_ids must be integers."), fields={"note_ids": "invalid"})
     if len(ids) > MAX_STATE_NOTES:
         raise ValidationFailed(_("Too many note_ids."), fields={"note_ids": "too_many"})
     state = selectors.interactions_viewer_state(viewer_id=_viewer_id(request), note_ids=ids)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
-from grassroots.core.api_schemas import error_responses
+from grassroots.core.api_schemas import Id, error_responses
 from grassroots.core.conf import gr_setting
 from grassroots.core.pagination import paginate
 from grassroots.moderation import selectors, services
@@ -85,7 +85,7 @@ class QueuePage(Schema):
 class DecisionIn(Schema):
     action: Literal["hide", "remove", "restore", "suspend", "dismiss"]
     reason: str = Field("", max_length=REASON_MAX_LENGTH)
-    report_ids: list[int] | None = None
+    report_ids: list[Id] | None = None
     target_kind: Kind | None = None
     target_id: int | None = None
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Body, Field, Router, Schema
 
-from grassroots.core.api_schemas import error_responses
+from grassroots.core.api_schemas import Id, error_responses
 from grassroots.notifications import selectors, services
 from grassroots.notifications.models import Notification
 from grassroots.notifications.services import MARK_READ_MAX_IDS
@@ -52,7 +52,7 @@ class UnreadOut(Schema):
 
 
 class MarkReadIn(Schema):
-    ids: list[int] = Field(default_factory=list, max_length=MARK_READ_MAX_IDS)
+    ids: list[Id] = Field(default_factory=list, max_length=MARK_READ_MAX_IDS)
     all: bool = False
 
 

@@ -90,6 +90,8 @@ def test_viewer_state():
         {"note_id": notes[1].pk, "liked": False, "collected": False},
     ]
     assert error_of(api.get("/state", note_ids="1,x")) == (422, "invalid")
+    assert error_of(api.get("/state", note_ids="1," + "9" * 20)) == (422, "invalid")  # past a 64-bit id
+    assert error_of(api.get("/state", note_ids="\u00b2")) == (422, "invalid")
 
 
 # --- collections ----------------------------------------------------------------------------------

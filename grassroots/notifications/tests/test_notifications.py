@@ -132,6 +132,8 @@ def test_api_mark_read_is_scoped_to_the_caller(client: Any) -> None:
     response = client.post(url, {}, content_type="application/json", **headers)
     assert response.status_code == 422
     assert response.json()["code"] == "nothing_selected"
+    too_big = client.post(url, {"ids": [2**63]}, content_type="application/json", **headers)
+    assert too_big.status_code == 422  # past a 64-bit id: refused before the database sees it
     NotificationFactory(recipient=alice)
     response = client.post(url, {"all": True}, content_type="application/json", **headers)
     assert response.json() == {"marked": 1, "unread": 0}
