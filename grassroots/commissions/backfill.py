@@ -36,8 +36,8 @@ other (`commissions_settle_due`).
 
 Concurrency: lines are only written where the snapshot is still empty, nothing is refunded and the
 fee is still the one the run chose them with (a refund committed meanwhile leaves its line out), and
-commission lines are unique per order line, so a concurrent run or capture cannot book a line twice; ledger accounts are
-locked in the ledger's order. `shard=(i, n)` restricts a run to the orders whose id is i modulo n,
+commission lines are unique per order line, so a concurrent run or capture cannot book a line
+twice; ledger accounts are locked in the ledger's order. `shard=(i, n)` restricts a run to the orders whose id is i modulo n,
 so n runs can share the work (each its own transaction).
 
 PostgreSQL only (DISTINCT ON, UPDATE ... FROM, temporary tables): on SQLite the service refuses with
@@ -273,10 +273,9 @@ def attribution_table_create(cursor: Any, *, table: str, line_filter: str, rules
 
 # The snapshot and the platform fee after commission onto the lines, as checkout and capture set them.
 # The candidates were chosen when the run began: a line refunded since (the refund then reversed no
-# commission, as there was none) or whose fee changed (platform0 is the fee it was chosen with) is left
-# alone, re-checked on the row it locks
-# (PostgreSQL re-evaluates these conditions on the latest version of a row another transaction
-# changed), and only the lines written here get a commission line.
+# commission, as there was none) or whose fee changed (platform0 is the fee it was chosen with) is
+# left alone. PostgreSQL re-checks these conditions on the latest version of a row another
+# transaction changed; only the lines written here get a commission line.
 WRITE_LINES = f"""
     WITH written AS (
         UPDATE orders_orderline AS l

@@ -69,6 +69,7 @@ class InProgress(Conflict):
     """The first request with this key is still running; retry after `retry_after` seconds."""
 
     code = "idempotency_in_progress"
+    transient = True
 
     def __init__(self, *, retry_after: int = 1) -> None:
         super().__init__(_in_progress_message(), fields={"retry_after": retry_after})
@@ -132,7 +133,7 @@ def idempotent(
     except ServiceError as exc:
         # run() refused (not the claim itself: key reused, in progress). "In progress" from a nested
         # call and a lost race ("changed meanwhile") are transient, so they are not remembered either.
-        if isinstance(claimed, int) and exc.code != "idempotency_in_progress" and not exc.transient:
+        if isinstance(claimed, int) and not exc.transient:
             _remember_error(owner=owner, scope=scope, key=key, fingerprint=fingerprint, exc=exc)
         raise
     if isinstance(claimed, IdempotencyRecord):

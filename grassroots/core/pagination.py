@@ -22,14 +22,18 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
 
 
+def invalid_cursor() -> ValidationFailed:
+    return ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
+
+
 def decode_cursor(cursor: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):  # "[[[[..." nests too deep
-        raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"}) from None
+        raise invalid_cursor() from None
     if not isinstance(values, list):
-        raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
+        raise invalid_cursor()
     return values
 
 
@@ -45,7 +49,7 @@ def check_time_cursor(cursor: str | None) -> None:
         moment = None
     identifier = values[1] if len(values) == 2 else None
     if moment is None or not isinstance(identifier, int) or isinstance(identifier, bool) or not 0 <= identifier < 2**63:
-        raise ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
+        raise invalid_cursor()
 
 
 def paginate[M: Model](
@@ -62,9 +66,8 @@ def paginate[M: Model](
     queryset = queryset.order_by(*order)
     if cursor:
         values = decode_cursor(cursor)
-        invalid = ValidationFailed(_("Invalid cursor."), code="invalid_cursor", fields={"cursor": "invalid"})
         if len(values) != len(order):
-            raise invalid
+            raise invalid_cursor()
         condition = Q()
         equal = Q()
         for field_spec, value in zip(order, values, strict=True):
@@ -75,7 +78,7 @@ def paginate[M: Model](
         try:  # a forged cursor's values are checked by the fields here ("a" for an id, 1e999, null)
             queryset = queryset.filter(condition)
         except (ValueError, TypeError, OverflowError, DjangoValidationError) as exc:
-            raise invalid from exc
+            raise invalid_cursor() from exc
     items = list(queryset[: limit + 1])
     next_cursor = None
     if len(items) > limit:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -273,18 +273,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-# Dates a database and every time zone can hold: 9999-12-31 at UTC-14 is past year 10000 in UTC.
-EARLIEST_DATE, LATEST_DATE = datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
-
-
 def _aware(value: Any) -> datetime | None:
-    """An aware date-time within EARLIEST_DATE..LATEST_DATE, else None."""
-    if not isinstance(value, datetime):
+    """An aware date-time in the years 2000-2199, else None: the extremes a client may send (year
+    9999 at UTC-14 is past year 10000 in UTC) overflow when converted or stored."""
+    if not isinstance(value, datetime) or not 2000 <= value.year <= 2199:
         return None
-    if value.year < 2000 or value.year > 2199:  # before converting: the extremes overflow
-        return None
-    value = value if timezone.is_aware(value) else timezone.make_aware(value)
-    return value if EARLIEST_DATE <= value < LATEST_DATE else None
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
 def _validate_kind(errors: dict[str, str], *, kind: Any, amount: Any, percent_bps: Any, max_discount: Any) -> None:

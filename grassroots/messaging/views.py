@@ -25,10 +25,6 @@ INBOX_PAGE_SIZE = 20
 THREAD_PAGE_SIZE = 30
 
 
-def _int(value: str | None) -> int | None:
-    return digits_int(value)
-
-
 def _error_response(response: HttpResponse, error: ServiceError) -> HttpResponse:
     if isinstance(error, RateLimited):
         response["Retry-After"] = str(error.retry_after)
@@ -103,8 +99,8 @@ def start(request: HttpRequest) -> HttpResponse:
     """Ask about a product: ?product=<id> and &merchant=<id> or &user=<handle> (the brand of the
     product when neither is given). GET shows the form; POST starts the conversation and sends."""
     params = request.POST if request.method == "POST" else request.GET
-    product_id = _int(params.get("product"))
-    merchant_id = _int(params.get("merchant"))
+    product_id = digits_int(params.get("product"))
+    merchant_id = digits_int(params.get("merchant"))
     handle = (params.get("user") or "").strip().lower()
     product = None
     if product_id is not None:
